@@ -20,7 +20,7 @@ StateKey = tuple[str, str]  # (type, state_key)
 class Event:
     """One PDU of a known room version, with its event ID."""
 
-    __slots__ = ("room_version", "event_id", "pdu")
+    __slots__ = ("event_id", "pdu", "room_version")
 
     def __init__(self, pdu: JsonDict, room_version: RoomVersion, event_id: str) -> None:
         self.pdu = pdu

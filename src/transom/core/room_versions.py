@@ -60,11 +60,11 @@ class RoomVersion:
     redaction: RedactionRules
     # v1–v5: `m.room.aliases` has its own auth rule (rule 4 of the v1 rules). Removed in v6.
     special_case_aliases_auth: bool
-    # v5+: signing keys must be valid at the event's origin_server_ts ("Signing key validity period").
+    # v5+: signing keys must be valid at the event's origin_server_ts (key validity).
     enforce_key_validity: bool
-    # v6+: canonical JSON is strict: no floats, integers within ±(2**53 - 1) (v6 "Canonical JSON").
+    # v6+: canonical JSON is strict: no floats, integers within ±(2**53 - 1) (v6).
     strict_canonical_json: bool
-    # v6+: power-level changes to `notifications` are checked like `events` (v6 auth rule 10.4/10.5).
+    # v6+: power-level changes to `notifications` are checked like `events` (v6 rule 10).
     limit_notifications_power_levels: bool
     # v7+: `knock` membership and join rule (v7 "Authorization rules", rule 4.7 in v7's numbering).
     knocking: bool
@@ -128,7 +128,7 @@ V3 = replace(
 V4 = replace(V3, identifier="4", event_id_format=EventIdFormat.REFERENCE_HASH_URLSAFE)
 # v5 = v4 with signing-key validity enforced.
 V5 = replace(V4, identifier="5", enforce_key_validity=True)
-# v6 = v5 with strict canonical JSON, no aliases auth rule, notifications power levels, new redaction.
+# v6 = v5: strict canonical JSON, no aliases auth rule, notifications power level, redaction v6.
 V6 = replace(
     V5,
     identifier="6",
