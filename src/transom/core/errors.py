@@ -6,6 +6,7 @@ Core code raises or returns these; the HTTP layer maps them to Matrix error JSON
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -72,3 +73,18 @@ class AuthError(MatrixProtocolError):
     def __init__(self, failure: AuthFailure) -> None:
         super().__init__(str(failure))
         self.failure = failure
+
+
+class MissingEventsError(MatrixProtocolError):
+    """An algorithm needs events the caller did not supply; fetch ``event_ids`` and retry.
+
+    Core never loads events: state resolution and the auth rules are handed every event they
+    need, so a gap in what was prefetched surfaces as this error.
+    """
+
+    errcode = "M_NOT_FOUND"
+
+    def __init__(self, event_ids: Iterable[str]) -> None:
+        ids = tuple(sorted(set(event_ids)))
+        super().__init__(f"Missing events: {', '.join(ids)}")
+        self.event_ids = ids
