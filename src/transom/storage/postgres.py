@@ -1,0 +1,144 @@
+"""PostgreSQL engine for the storage contract in `transom.storage.database` (asyncpg pool).
+
+Spec: not covered by the Matrix spec; see `transom.storage.database` for the contract.
+
+Connection args follow Synapse's `database.args` (`user`, `password`, `database`, `host`, `port`,
+`cp_min`, `cp_max`); a `dsn` may be given instead of, or as well as, the separate fields. An
+optional `schema` (a plain lowercase identifier) is created if missing and becomes the
+search_path of every connection, which is how tests get an isolated, empty database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import asyncpg
+
+from transom.storage.database import Connection, IntegrityError, Row, TransactionGuard
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as e:
+        raise IntegrityError(str(e)) from e
+
+
+class _PostgresConnection:
+    """Query methods on one asyncpg connection."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        with _translated():
+            await self._conn.execute(sql, *args)
+
+    async def executemany(self, sql: str, args_seq: Iterable[Sequence[Any]]) -> None:
+        with _translated():
+            await self._conn.executemany(sql, args_seq)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        with _translated():
+            rows: list[Row] = await self._conn.fetch(sql, *args)
+        return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        with _translated():
+            row: Row | None = await self._conn.fetchrow(sql, *args)
+        return row
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        with _translated():
+            return await self._conn.fetchval(sql, *args)
+
+    async def executescript(self, sql: str) -> None:
+        # Without arguments asyncpg uses the simple query protocol: several statements at once.
+        with _translated():
+            await self._conn.execute(sql)
+
+
+def _pool_kwargs(args: Mapping[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "min_size": int(args.get("cp_min", 1)),
+        "max_size": int(args.get("cp_max", 10)),
+    }
+    if args.get("dsn"):
+        kwargs["dsn"] = str(args["dsn"])
+    for key in ("user", "password", "database", "host"):
+        if args.get(key) is not None:
+            kwargs[key] = str(args[key])
+    if args.get("port") is not None:
+        kwargs["port"] = int(args["port"])
+    schema = args.get("schema")
+    if schema is not None:
+        if not _SCHEMA_NAME.match(str(schema)):
+            raise ValueError(f"invalid PostgreSQL schema name {schema!r}")
+        kwargs["server_settings"] = {"search_path": str(schema)}
+    return kwargs
+
+
+class PostgresDatabase:
+    """The PostgreSQL `Database`: an asyncpg pool."""
+
+    engine = "postgres"
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._guard = TransactionGuard()
+
+    @classmethod
+    async def open(cls, args: Mapping[str, Any]) -> PostgresDatabase:
+        pool = await asyncpg.create_pool(**_pool_kwargs(args))
+        schema = args.get("schema")
+        if schema is not None:
+            # The name was validated against _SCHEMA_NAME, so quoting it is safe.
+            await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        return cls(pool)
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[_PostgresConnection]:
+        self._guard.check()
+        async with self._pool.acquire() as conn:
+            yield _PostgresConnection(conn)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with self._conn() as conn:
+            await conn.execute(sql, *args)
+
+    async def executemany(self, sql: str, args_seq: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as conn:
+            await conn.executemany(sql, args_seq)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._conn() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self._conn() as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._conn() as conn:
+            return await conn.fetchval(sql, *args)
+
+    async def executescript(self, sql: str) -> None:
+        async with self.transaction() as conn:
+            await conn.executescript(sql)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        self._guard.check()
+        async with self._pool.acquire() as raw:
+            with self._guard.entered(), _translated():
+                async with raw.transaction():
+                    yield _PostgresConnection(raw)
+
+    async def close(self) -> None:
+        await self._pool.close()

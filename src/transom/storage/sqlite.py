@@ -1,0 +1,268 @@
+"""SQLite engine for the storage contract in `transom.storage.database` (the default engine).
+
+Spec: not covered by the Matrix spec; see `transom.storage.database` for the contract.
+
+Layout: one writer connection, serialised by an asyncio lock, plus a small pool of read-only
+reader connections, so reads never wait behind writes. WAL journal mode lets readers see the
+last committed state while a write is under way; `synchronous=NORMAL` is durable across process
+crashes in WAL mode; foreign keys are enforced; a busy timeout covers other processes.
+
+Placeholders: SQL is written with PostgreSQL's `$1, $2` and rewritten (once per distinct
+statement, cached) to SQLite's numbered `?1, ?2`, which bind by position and may repeat.
+Booleans: columns declared `BOOLEAN` are converted back to Python `bool` when read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from functools import lru_cache
+from typing import Any
+
+import aiosqlite
+
+from transom.storage.database import Connection, IntegrityError, Row, TransactionGuard
+
+
+def _convert_bool(value: bytes) -> bool:
+    return value not in (b"0", b"")
+
+
+# Columns declared BOOLEAN come back as bool (needs detect_types=PARSE_DECLTYPES).
+sqlite3.register_converter("BOOLEAN", _convert_bool)
+
+_WRITE_WORDS = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=2048)
+def rewrite_placeholders(sql: str) -> str:
+    """Rewrite `$N` placeholders to `?N`, leaving string literals, identifiers and comments."""
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":
+            end = sql.find(ch, i + 1)
+            while end != -1 and end + 1 < n and sql[end + 1] == ch:  # doubled quote escape
+                end = sql.find(ch, end + 2)
+            end = n if end == -1 else end + 1
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end == -1 else end
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            end = n if end == -1 else end + 2
+            out.append(sql[i:end])
+            i = end
+        elif ch == "$" and i + 1 < n and sql[i + 1].isdigit():
+            j = i + 1
+            while j < n and sql[j].isdigit():
+                j += 1
+            out.append("?" + sql[i + 1 : j])
+            i = j
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=2048)
+def is_read_only(sql: str) -> bool:
+    """True if the statement only reads, so it may run on a reader connection."""
+    head = sql.lstrip().lstrip("(").lstrip()[:6].upper()
+    if head.startswith("SELECT") or head.startswith("VALUES"):
+        return True
+    return head.startswith("WITH") and _WRITE_WORDS.search(sql) is None
+
+
+def split_script(script: str) -> list[str]:
+    """Split a script into complete statements (trigger bodies with inner `;` stay whole)."""
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \t\r\n;"):
+                statements.append(buffer)
+            buffer = ""
+    if buffer.strip(" \t\r\n;"):
+        statements.append(buffer)
+    return statements
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError as e:
+        raise IntegrityError(str(e)) from e
+
+
+class _SqliteConnection:
+    """Query methods on one aiosqlite connection (the caller holds whatever lock applies)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        with _translated():
+            await self._conn.execute_fetchall(rewrite_placeholders(sql), args)
+
+    async def executemany(self, sql: str, args_seq: Iterable[Sequence[Any]]) -> None:
+        with _translated():
+            cursor = await self._conn.executemany(rewrite_placeholders(sql), args_seq)
+            await cursor.close()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        with _translated():
+            rows = await self._conn.execute_fetchall(rewrite_placeholders(sql), args)
+        return list(rows)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else row[0]
+
+    async def executescript(self, sql: str) -> None:
+        for statement in split_script(sql):
+            await self.execute(statement)
+
+
+async def _connect(path: str, *, read_only: bool, busy_timeout: float) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None, detect_types=sqlite3.PARSE_DECLTYPES)
+    conn.row_factory = sqlite3.Row
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    if path != ":memory:":
+        await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = NORMAL")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    if read_only:
+        await conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+class SqliteDatabase:
+    """The SQLite `Database`: one locked writer and a lazily grown pool of readers."""
+
+    engine = "sqlite"
+
+    def __init__(
+        self, path: str, writer: aiosqlite.Connection, max_readers: int, busy_timeout: float
+    ) -> None:
+        self._path = path
+        self._writer = writer
+        self._writer_conn = _SqliteConnection(writer)
+        self._write_lock = asyncio.Lock()
+        self._guard = TransactionGuard()
+        self._max_readers = max_readers
+        self._busy_timeout = busy_timeout
+        self._readers: list[aiosqlite.Connection] = []
+        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._reader_open_lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, args: Mapping[str, Any]) -> SqliteDatabase:
+        path = str(args.get("database", ":memory:"))
+        busy_timeout = float(args.get("busy_timeout", 30.0))
+        # A private in-memory database cannot be shared with reader connections.
+        readers = 0 if path == ":memory:" else int(args.get("readers", 4))
+        writer = await _connect(path, read_only=False, busy_timeout=busy_timeout)
+        return cls(path, writer, readers, busy_timeout)
+
+    # -- connections -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[_SqliteConnection]:
+        self._guard.check()
+        async with self._write_lock:
+            yield self._writer_conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[_SqliteConnection]:
+        self._guard.check()
+        if self._max_readers == 0:
+            async with self._write_lock:
+                yield self._writer_conn
+            return
+        conn = await self._acquire_reader()
+        try:
+            yield _SqliteConnection(conn)
+        finally:
+            self._idle.put_nowait(conn)
+
+    async def _acquire_reader(self) -> aiosqlite.Connection:
+        if self._idle.empty() and len(self._readers) < self._max_readers:
+            async with self._reader_open_lock:
+                if self._idle.empty() and len(self._readers) < self._max_readers:
+                    conn = await _connect(
+                        self._path, read_only=True, busy_timeout=self._busy_timeout
+                    )
+                    self._readers.append(conn)
+                    return conn
+        return await self._idle.get()
+
+    def _for(self, sql: str) -> Any:
+        return self._read() if is_read_only(sql) else self._write()
+
+    # -- the Database contract ---------------------------------------------------------------
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with self._write() as conn:
+            await conn.execute(sql, *args)
+
+    async def executemany(self, sql: str, args_seq: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as conn:
+            await conn.executemany(sql, args_seq)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._for(sql) as conn:
+            rows: list[Row] = await conn.fetch(sql, *args)
+            return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self._for(sql) as conn:
+            row: Row | None = await conn.fetchrow(sql, *args)
+            return row
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._for(sql) as conn:
+            return await conn.fetchval(sql, *args)
+
+    async def executescript(self, sql: str) -> None:
+        async with self.transaction() as conn:
+            await conn.executescript(sql)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._write() as conn:
+            with self._guard.entered():
+                await self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    with _translated():
+                        await self._writer.execute("COMMIT")
+                except BaseException:
+                    if self._writer.in_transaction:
+                        await self._writer.execute("ROLLBACK")
+                    raise
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._write_lock:
+            for conn in self._readers:
+                await conn.close()
+            self._readers.clear()
+            await self._writer.close()
