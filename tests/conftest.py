@@ -15,7 +15,7 @@ import asyncio
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,34 @@ def engine(request: pytest.FixtureRequest) -> str:
     if name == "postgres":
         _require_postgres()
     return name
+
+
+@pytest.fixture
+def postgres_args() -> dict[str, Any]:
+    """Connection args of the test PostgreSQL server (skips or fails if it is unreachable)."""
+    _require_postgres()
+    return dict(PG_ARGS)
+
+
+@pytest.fixture
+async def make_store_config(
+    engine: str, tmp_path: Path
+) -> AsyncIterator[Callable[[str], tuple[str, dict[str, Any]]]]:
+    """A factory of fresh `(engine, args)` pairs, for tests needing several databases (e.g. two
+    homeservers): `make_store_config("hs1")`. Cleaned up after the test."""
+    made: list[dict[str, Any]] = []
+
+    def make(name: str) -> tuple[str, dict[str, Any]]:
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        kind, args = store_args(engine, folder)
+        made.append(args)
+        return kind, args
+
+    yield make
+    schemas = {a["schema"] for a in made if "schema" in a} & _created_schemas
+    if schemas:
+        await _drop_schemas(schemas)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ def _convert_bool(value: bytes) -> bool:
 # Columns declared BOOLEAN come back as bool (needs detect_types=PARSE_DECLTYPES).
 sqlite3.register_converter("BOOLEAN", _convert_bool)
 
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _WRITE_WORDS = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 
 
@@ -89,12 +90,10 @@ def split_script(script: str) -> list[str]:
     for piece in script.split(";"):
         buffer += piece + ";"
         if sqlite3.complete_statement(buffer):
-            if buffer.strip(" \t\r\n;"):
-                statements.append(buffer)
+            statements.append(buffer)
             buffer = ""
-    if buffer.strip(" \t\r\n;"):
-        statements.append(buffer)
-    return statements
+    statements.append(buffer)
+    return [s for s in statements if _COMMENTS.sub("", s).strip(" \t\r\n;")]
 
 
 @contextmanager
