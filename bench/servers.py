@@ -1,0 +1,245 @@
+"""Start a homeserver for a benchmark run: Transom or Synapse, on 127.0.0.1 only.
+
+Both get the same settings that matter for a fair comparison: the same ``bcrypt_rounds``, open
+registration without verification, every rate limiter raised, SQLite, the same log level.
+Synapse comes from PyPI through ``tests/interop/synapse_peer.py``. Transom is started as an
+operator would: ``transom generate-config`` then ``transom run --config-path``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+import yaml
+from tests.interop.synapse_peer import (
+    LOOPBACK,
+    RAISED_RATE_LIMITS,
+    REPO_ROOT,
+    SynapsePeer,
+    free_port,
+)
+
+_NO_LIMIT = {"per_second": 100000, "burst_count": 1000000}
+# Transom's own knock limiter (config.py); Synapse has none by this name.
+TRANSOM_EXTRA_RATE_LIMITS = {
+    "rc_knocks": {"per_user": _NO_LIMIT, "per_room": _NO_LIMIT, "per_server": _NO_LIMIT}
+}
+# The rc_* keys Transom reads (src/transom/config.py).
+TRANSOM_RATE_LIMIT_KEYS = (
+    "rc_message",
+    "rc_registration",
+    "rc_login",
+    "rc_joins",
+    "rc_invites",
+    "rc_knocks",
+)
+
+
+class RunningServer(Protocol):
+    name: str
+
+    @property
+    def client_url(self) -> str: ...
+
+    @property
+    def server_name(self) -> str: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    async def stop(self) -> None: ...
+
+
+class SynapseServer:
+    """Synapse from PyPI (see tests/interop/synapse_peer.py)."""
+
+    name = "synapse"
+
+    def __init__(self, bcrypt_rounds: int, log_level: str) -> None:
+        self.peer = SynapsePeer(bcrypt_rounds=bcrypt_rounds, log_level=log_level)
+
+    @property
+    def client_url(self) -> str:
+        return self.peer.client_url
+
+    @property
+    def server_name(self) -> str:
+        return self.peer.server_name
+
+    @property
+    def pid(self) -> int:
+        return self.peer.pid
+
+    async def start(self) -> None:
+        await self.peer.start()
+
+    async def stop(self) -> None:
+        await self.peer.stop()
+
+
+class TransomServer:
+    """Transom from this checkout, run with the project's virtualenv."""
+
+    name = "transom"
+
+    def __init__(self, bcrypt_rounds: int, log_level: str, startup_timeout: float = 60.0) -> None:
+        self.bcrypt_rounds = bcrypt_rounds
+        self.log_level = log_level
+        self.startup_timeout = startup_timeout
+        self.directory = Path(tempfile.mkdtemp(prefix="transom-bench-"))
+        self.client_port = free_port()
+        self.federation_port = free_port()
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def client_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.client_port}"
+
+    @property
+    def server_name(self) -> str:
+        return f"{LOOPBACK}:{self.federation_port}"
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("Transom is not running")
+        return self._process.pid
+
+    def _transom(self) -> str:
+        candidate = REPO_ROOT / ".venv" / "bin" / "transom"
+        return str(candidate) if candidate.exists() else "transom"
+
+    def _configure(self) -> Path:
+        config_path = self.directory / "homeserver.yaml"
+        subprocess.run(
+            [
+                self._transom(),
+                "generate-config",
+                "--server-name",
+                self.server_name,
+                "--config-path",
+                str(config_path),
+                "--data-dir",
+                str(self.directory),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        config: dict[str, Any] = yaml.safe_load(config_path.read_text())
+        config.update(
+            {
+                "listeners": [
+                    {
+                        "port": self.client_port,
+                        "type": "http",
+                        "tls": False,
+                        "bind_addresses": [LOOPBACK],
+                        "x_forwarded": False,
+                        "resources": [{"names": ["client"]}],
+                    },
+                    {
+                        "port": self.federation_port,
+                        "type": "http",
+                        "tls": True,
+                        "bind_addresses": [LOOPBACK],
+                        "resources": [{"names": ["federation", "keys"]}],
+                    },
+                ],
+                "public_baseurl": self.client_url + "/",
+                "enable_registration": True,
+                "enable_registration_without_verification": True,
+                "bcrypt_rounds": self.bcrypt_rounds,
+                "federation_verify_certificates": False,
+                "ip_range_blacklist": [],
+                "log_level": self.log_level,
+            }
+        )
+        for key in TRANSOM_RATE_LIMIT_KEYS:
+            config[key] = {**RAISED_RATE_LIMITS, **TRANSOM_EXTRA_RATE_LIMITS}[key]
+        config_path.write_text(yaml.safe_dump(config))
+        return config_path
+
+    async def start(self) -> None:
+        config_path = await asyncio.to_thread(self._configure)
+        log = open(self.directory / "transom.log", "wb")  # noqa: SIM115 - child owns it
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                self._transom(),
+                "run",
+                "--config-path",
+                str(config_path),
+                cwd=self.directory,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            log.close()
+        try:
+            await wait_for_versions(self.client_url, self.startup_timeout, self._process)
+        except BaseException:
+            print(self.log_tail(), file=sys.stderr)
+            await self.stop()
+            raise
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.directory / "transom.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if not os.environ.get("TRANSOM_KEEP_BENCH_DIR"):
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+async def wait_for_versions(
+    base_url: str, timeout: float, process: asyncio.subprocess.Process | None = None
+) -> None:
+    """Poll ``GET /_matrix/client/versions`` until it answers 200."""
+    deadline = time.monotonic() + timeout
+    url = base_url.rstrip("/") + "/_matrix/client/versions"
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if process is not None and process.returncode is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+async def start_server(name: str, bcrypt_rounds: int, log_level: str) -> RunningServer:
+    """Start ``transom`` or ``synapse`` and wait until it serves the Client-Server API."""
+    server: SynapseServer | TransomServer
+    if name == "synapse":
+        server = SynapseServer(bcrypt_rounds, log_level)
+    elif name == "transom":
+        server = TransomServer(bcrypt_rounds, log_level)
+    else:
+        raise ValueError(f"unknown server {name!r}")
+    await server.start()
+    return server
