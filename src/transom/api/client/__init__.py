@@ -1,0 +1,25 @@
+"""The client-server API. Adding an endpoint module is one line in ``MODULES``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from transom.api.client import (
+    account,
+    capabilities,
+    devices,
+    login,
+    register,
+    versions,
+    wellknown,
+)
+from transom.api.routing import Route
+
+if TYPE_CHECKING:
+    from transom.app import HomeServer
+
+MODULES = [versions, wellknown, capabilities, register, login, account, devices]
+
+
+def client_routes(hs: HomeServer) -> list[Route]:
+    return [route for module in MODULES for route in module.routes(hs)]

@@ -1,0 +1,205 @@
+"""The composition root: builds the ``HomeServer`` (config, store, signing key, clock, rate
+limiters, services as plain attributes), the aiohttp applications and the listeners.
+
+Listeners: the client-server API (port 8008, plain HTTP) and the server-server API (port 8448,
+TLS; server-server API, "Server discovery" and "TLS"). ``GET /health`` answers ``OK`` on every
+listener. SIGTERM/SIGINT stop accepting, let in-flight requests finish (``shutdown_timeout``)
+and close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import logging
+import os
+import signal
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from transom.api.admin import admin_routes
+from transom.api.client import client_routes
+from transom.api.errors import add_cors_headers, error_middleware
+from transom.api.federation import federation_routes, key_routes
+from transom.api.routing import X_FORWARDED_KEY, add_routes
+from transom.config import Config, ListenerConfig
+from transom.services.accounts import AccountsService
+from transom.services.clock import Clock, SystemClock
+from transom.services.passwords import PasswordHasher
+from transom.services.ratelimit import RateLimiters
+from transom.services.shared_secret import SharedSecretRegistration
+from transom.services.uia import InteractiveAuth
+from transom.storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+class HomeServer:
+    """Everything one server holds. Later features add their services here as attributes."""
+
+    def __init__(self, config: Config, store: Store, clock: Clock | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.server_name = config.server_name
+        self.signing_key = config.signing_key
+        self.clock: Clock = clock or SystemClock()
+        self.executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+        self.ratelimiters = RateLimiters.from_config(config.rc, self.clock)
+        self.passwords = PasswordHasher(config.bcrypt_rounds, self.executor)
+        self.uia = InteractiveAuth(self.clock)
+        self.accounts = AccountsService(
+            config.server_name, store.accounts, self.passwords, self.clock, self.ratelimiters,
+            self.uia,
+        )  # fmt: skip
+        self.shared_secret = SharedSecretRegistration(
+            config.registration_shared_secret, self.accounts, self.clock
+        )
+
+    @classmethod
+    async def open(cls, config: Config, clock: Clock | None = None) -> HomeServer:
+        """Open (and migrate) the database, then build the server."""
+        store = await Store.open(config.database.name, config.database.args)
+        return cls(config, store, clock)
+
+    async def close(self) -> None:
+        await self.store.close()
+        self.executor.shutdown(wait=False)
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.Response(text="OK", content_type="text/plain")
+
+
+def build_app(
+    hs: HomeServer, resources: tuple[str, ...], x_forwarded: bool = False
+) -> web.Application:
+    """An aiohttp application serving the named listener resources."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=hs.config.max_upload_size)
+    app[X_FORWARDED_KEY] = x_forwarded
+    app.on_response_prepare.append(add_cors_headers)
+    app.router.add_get("/health", _health)
+    if "client" in resources:
+        add_routes(app, hs, client_routes(hs))
+        add_routes(app, hs, admin_routes(hs))
+    if "federation" in resources:
+        add_routes(app, hs, federation_routes(hs))
+    if "federation" in resources or "keys" in resources:
+        add_routes(app, hs, key_routes(hs))
+    return app
+
+
+def build_client_app(hs: HomeServer) -> web.Application:
+    return build_app(hs, ("client",))
+
+
+def build_federation_app(hs: HomeServer) -> web.Application:
+    return build_app(hs, ("federation",))
+
+
+def ensure_tls_certificate(config: Config) -> ssl.SSLContext:
+    """Load the TLS certificate, generating a self-signed one on first run if the files are
+    missing (federation peers in production need a real one; see the README)."""
+    cert_path, key_path = config.tls_certificate_path, config.tls_private_key_path
+    assert cert_path is not None and key_path is not None  # checked by the config loader
+    if not cert_path.exists() or not key_path.exists():
+        logger.warning("Generating a self-signed TLS certificate at %s", cert_path)
+        key = ec.generate_private_key(ec.SECP256R1())
+        host = (
+            config.server_name.rsplit(":", 1)[0] if "]" not in config.server_name else "localhost"
+        )
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+        try:
+            alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host.strip("[]")))
+        except ValueError:
+            alt = x509.DNSName(host)
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+            .sign(key, hashes.SHA256())
+        )  # fmt: skip
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        key_path.write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ))  # fmt: skip
+        key_path.chmod(0o600)
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+@dataclass
+class RunningServer:
+    hs: HomeServer
+    runners: list[web.AppRunner] = field(default_factory=list)
+    # (listener, actual port) per bound socket; port 0 in the config binds a free port.
+    bound: list[tuple[ListenerConfig, int]] = field(default_factory=list)
+
+    def port_for(self, resource: str) -> int:
+        return next(port for listener, port in self.bound if resource in listener.resources)
+
+    async def stop(self) -> None:
+        """Stop accepting, wait for in-flight requests (``shutdown_timeout``), close the store."""
+        for runner in self.runners:
+            await runner.cleanup()
+        await self.hs.close()
+
+
+async def start(config: Config, clock: Clock | None = None) -> RunningServer:
+    hs = await HomeServer.open(config, clock)
+    running = RunningServer(hs)
+    try:
+        for listener in config.listeners:
+            app = build_app(hs, listener.resources, listener.x_forwarded)
+            runner = web.AppRunner(app, access_log=logging.getLogger("transom.access"))
+            await runner.setup()
+            running.runners.append(runner)
+            ssl_context = ensure_tls_certificate(config) if listener.tls else None
+            for address in listener.bind_addresses:
+                site = web.TCPSite(
+                    runner, address, listener.port, ssl_context=ssl_context,
+                    shutdown_timeout=config.shutdown_timeout,
+                )  # fmt: skip
+                await site.start()
+                server = site._server  # the asyncio Server, to learn the port bound for port 0
+                sockets = getattr(server, "sockets", None) or []
+                port = sockets[0].getsockname()[1] if sockets else listener.port
+                running.bound.append((listener, port))
+                logger.info("Listening on %s:%d (%s)", address, port, ", ".join(listener.resources))
+    except BaseException:
+        await running.stop()
+        raise
+    return running
+
+
+async def serve_forever(config: Config) -> None:
+    """``transom run``: serve until SIGTERM or SIGINT, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    running = await start(config)
+    logger.info("Transom serving %s", config.server_name)
+    await stop.wait()
+    logger.info("Shutting down")
+    await running.stop()
+    logger.info("Stopped")
+
+
+async def migrate(config: Config) -> None:
+    """``transom migrate``: apply pending database migrations and exit."""
+    store = await Store.open(config.database.name, config.database.args)
+    await store.close()

@@ -1,0 +1,1 @@
+"""Services: use cases that orchestrate core and storage."""
