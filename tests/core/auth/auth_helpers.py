@@ -64,9 +64,10 @@ def make_event(
 
 
 def create_content(rv: RoomVersion, **extra: Any) -> dict[str, Any]:
-    content: dict[str, Any] = {"room_version": rv.identifier, **extra}
+    content: dict[str, Any] = {"room_version": rv.identifier}
     if not rv.implicit_room_creator:
         content["creator"] = CREATOR
+    content.update(extra)
     return content
 
 
