@@ -8,16 +8,17 @@ the PDU definitions ``data/api/server-server/definitions/pdu_v1`` (v1, v2), ``pd
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from signedjson.types import SigningKey
 from unpaddedbase64 import encode_base64
 
 from transom.core.canonical import check_strict_json, encode_canonical_json
-from transom.core.errors import InvalidCanonicalJson, InvalidEvent
+from transom.core.errors import InvalidCanonicalJson, InvalidEvent, InvalidIdentifier
 from transom.core.events import Event, JsonDict
 from transom.core.hashing import add_content_hash, compute_event_id, compute_reference_hash
+from transom.core.identifiers import RoomID, UserID
 from transom.core.room_versions import EventFormat, RoomVersion
 from transom.core.signing import sign_event
 
@@ -93,6 +94,9 @@ def _check_common_keys(pdu: JsonDict, room_version: RoomVersion) -> None:
         _require(pdu, "room_id", str)
     if "room_id" in pdu:
         _check_id_size("room_id", pdu["room_id"])
+        _check_identifier(RoomID.parse, "room_id", pdu["room_id"])
+    # Appendices "Historical User IDs": senders seen over federation use the lenient grammar.
+    _check_identifier(UserID.parse, "sender", pdu["sender"])
     # pdu_v1..pdu_v6: top-level `redacts` (v1–v10); pdu_v11 moves it into content (v11+).
     if not room_version.redacts_in_content:
         _optional(pdu, "redacts", str)
@@ -139,6 +143,13 @@ def _optional(pdu: JsonDict, key: str, kind: type) -> None:
 
 
 _JSON_TYPE_NAMES: dict[type, str] = {str: "string", int: "integer", dict: "object", list: "array"}
+
+
+def _check_identifier(parse: Callable[[str], object], key: str, value: str) -> None:
+    try:
+        parse(value)
+    except InvalidIdentifier as exc:
+        raise InvalidEvent(f"{key}: {exc.message}") from None
 
 
 def _check_id_size(key: str, value: str) -> None:
