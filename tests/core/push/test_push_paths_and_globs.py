@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transom.core.push.globbing import contains_literal_words, glob_matches
 from transom.core.push.paths import MISSING, lookup, split_path
@@ -92,3 +94,23 @@ def test_literal_words() -> None:
     assert not contains_literal_words("Alice", "Alicette")
     assert contains_literal_words("a.b*", "see a.b* here")
     assert not contains_literal_words("a.b*", "see axbc here")
+
+
+def _escape(name: str) -> str:
+    return name.replace("\\", "\\\\").replace(".", "\\.")
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet="ab.\\x", max_size=6), min_size=1, max_size=4))
+def test_escaped_names_round_trip(names: list[str]) -> None:
+    path = ".".join(_escape(n) for n in names)
+    assert split_path(path) == tuple(names)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=12), st.text(max_size=12))
+def test_a_literal_glob_matches_itself_and_a_star_extends_it(pattern: str, value: str) -> None:
+    literal = pattern.replace("*", "").replace("?", "")
+    assert glob_matches(literal, literal)
+    assert glob_matches(literal + "*", literal + value)
+    assert glob_matches(literal + "?", literal + value) is (len(value) == 1)

@@ -47,9 +47,13 @@ def glob_matches(pattern: str, value: str, *, word_boundary: bool = False) -> bo
     return regex.fullmatch(value) is not None
 
 
-def contains_literal_words(needle: str, haystack: str) -> bool:
-    """Whether ``needle``, taken literally, occurs in ``haystack`` between word boundaries."""
-    regex = re.compile(
+@lru_cache(maxsize=1024)
+def _compile_literal_words(needle: str) -> re.Pattern[str]:
+    return re.compile(
         f"(?<!{_WORD_CHAR}){re.escape(needle)}(?!{_WORD_CHAR})", re.IGNORECASE | re.DOTALL
     )
-    return regex.search(haystack) is not None
+
+
+def contains_literal_words(needle: str, haystack: str) -> bool:
+    """Whether ``needle``, taken literally, occurs in ``haystack`` between word boundaries."""
+    return _compile_literal_words(needle).search(haystack) is not None
