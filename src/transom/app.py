@@ -36,7 +36,9 @@ from transom.services.clock import Clock, SystemClock
 from transom.services.passwords import PasswordHasher
 from transom.services.ratelimit import RateLimiters
 from transom.services.shared_secret import SharedSecretRegistration
+from transom.services.rooms.service import RoomService
 from transom.services.uia import InteractiveAuth
+from transom.storage.profiles import ProfileStore
 from transom.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -62,12 +64,22 @@ class HomeServer:
         self.shared_secret = SharedSecretRegistration(
             config.registration_shared_secret, self.accounts, self.clock
         )
+        self.profiles = ProfileStore(store.db)
+        self.rooms = RoomService(
+            server_name=config.server_name,
+            signing_key=config.signing_key,
+            clock=self.clock,
+            db=store.db,
+            profiles=self.profiles,
+        )
 
     @classmethod
     async def open(cls, config: Config, clock: Clock | None = None) -> HomeServer:
         """Open (and migrate) the database, then build the server."""
         store = await Store.open(config.database.name, config.database.args)
-        return cls(config, store, clock)
+        hs = cls(config, store, clock)
+        await hs.rooms.setup()
+        return hs
 
     async def close(self) -> None:
         await self.store.close()
@@ -164,15 +176,16 @@ async def start(config: Config, clock: Clock | None = None) -> RunningServer:
     try:
         for listener in config.listeners:
             app = build_app(hs, listener.resources, listener.x_forwarded)
-            runner = web.AppRunner(app, access_log=logging.getLogger("transom.access"))
+            runner = web.AppRunner(
+                app,
+                access_log=logging.getLogger("transom.access"),
+                shutdown_timeout=config.shutdown_timeout,
+            )
             await runner.setup()
             running.runners.append(runner)
             ssl_context = ensure_tls_certificate(config) if listener.tls else None
             for address in listener.bind_addresses:
-                site = web.TCPSite(
-                    runner, address, listener.port, ssl_context=ssl_context,
-                    shutdown_timeout=config.shutdown_timeout,
-                )  # fmt: skip
+                site = web.TCPSite(runner, address, listener.port, ssl_context=ssl_context)
                 await site.start()
                 server = site._server  # the asyncio Server, to learn the port bound for port 0
                 sockets = getattr(server, "sockets", None) or []

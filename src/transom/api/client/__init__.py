@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING
 from transom.api.client import (
     account,
     capabilities,
+    create_room,
     devices,
     login,
+    membership,
     register,
+    room_events,
     versions,
     wellknown,
 )
@@ -18,7 +21,18 @@ from transom.api.routing import Route
 if TYPE_CHECKING:
     from transom.app import HomeServer
 
-MODULES = [versions, wellknown, capabilities, register, login, account, devices]
+MODULES = [
+    versions,
+    wellknown,
+    capabilities,
+    register,
+    login,
+    account,
+    devices,
+    create_room,
+    membership,
+    room_events,
+]
 
 
 def client_routes(hs: HomeServer) -> list[Route]:

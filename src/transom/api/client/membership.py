@@ -91,9 +91,7 @@ async def forget(req: ApiRequest) -> dict[str, Any]:
 
 
 async def joined_rooms(req: ApiRequest) -> dict[str, Any]:
-    memberships = await req.hs.store.state.get_local_memberships(
-        req.requester.user_id, ["join"]
-    )
+    memberships = await req.hs.rooms.state.get_local_memberships(req.requester.user_id, ["join"])
     return {"joined_rooms": [m.room_id for m in memberships]}
 
 

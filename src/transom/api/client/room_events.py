@@ -49,7 +49,7 @@ async def put_state(req: ApiRequest) -> dict[str, Any]:
 async def get_state(req: ApiRequest) -> Any:
     room_id = req.path("roomId")
     state = await req.hs.rooms.visible_state(req.requester.user_id, room_id)
-    return (200, [req.hs.rooms.client_event(e) for e in state.values()])
+    return (200, await req.hs.rooms.serialize(state.values()))
 
 
 async def get_state_event(req: ApiRequest) -> dict[str, Any]:
@@ -60,7 +60,7 @@ async def get_state_event(req: ApiRequest) -> dict[str, Any]:
     if event is None:
         raise NotFound("Event not found")
     if req.query("format") == "event":
-        return req.hs.rooms.client_event(event)
+        return (await req.hs.rooms.serialize([event]))[0]
     return dict(event.content)
 
 
@@ -68,7 +68,7 @@ async def get_event(req: ApiRequest) -> dict[str, Any]:
     event = await req.hs.rooms.visible_event(
         req.requester.user_id, req.path("roomId"), req.path("eventId")
     )
-    return req.hs.rooms.client_event(event)
+    return (await req.hs.rooms.serialize([event]))[0]
 
 
 async def members(req: ApiRequest) -> dict[str, Any]:
@@ -76,14 +76,14 @@ async def members(req: ApiRequest) -> dict[str, Any]:
     state = await req.hs.rooms.visible_state(req.requester.user_id, room_id)
     include = req.query("membership")
     exclude = req.query("not_membership")
-    chunk = [
-        req.hs.rooms.client_event(event)
+    chosen = [
+        event
         for (event_type, _), event in sorted(state.items())
         if event_type == "m.room.member"
         and (include is None or event.membership == include)
         and (exclude is None or event.membership != exclude)
     ]
-    return {"chunk": chunk}
+    return {"chunk": await req.hs.rooms.serialize(chosen)}
 
 
 async def joined_members(req: ApiRequest) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Rooms: the per-room event pipeline, room creation, membership, messages and state."""

@@ -1,0 +1,195 @@
+"""The rooms facade: what the client-server API handlers call for rooms.
+
+Composes the event pipeline, room creation, membership and reads with history visibility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from transom.core.events import Event, JsonDict, StateKey
+from transom.core.redaction import redact
+from transom.services.clock import Clock
+from transom.services.errors import Forbidden, InvalidParam, NotFound, UnknownError
+from transom.services.rooms.creation import RoomCreator
+from transom.services.rooms.events import EventCreator
+from transom.services.rooms.locks import RoomLocks
+from transom.services.rooms.membership import MembershipService
+from transom.services.rooms.visibility import can_see_event, history_visibility
+from transom.storage.events import EventStore
+from transom.storage.persist import EventPersister, StreamAllocator
+from transom.storage.profiles import ProfileStore
+from transom.storage.rooms import RoomStore
+from transom.storage.state import StateStore
+
+
+class Directory:
+    """Resolving room IDs and aliases (client-server API "Room aliases")."""
+
+    def __init__(self, rooms: RoomStore) -> None:
+        self.rooms = rooms
+
+    async def resolve_room(self, room_id_or_alias: str) -> str:
+        if room_id_or_alias.startswith("!"):
+            return room_id_or_alias
+        if room_id_or_alias.startswith("#"):
+            found = await self.rooms.get_alias(room_id_or_alias)
+            if found is None:
+                raise NotFound(f"Room alias {room_id_or_alias} not found")
+            return found[0]
+        raise InvalidParam(f"{room_id_or_alias!r} is neither a room ID nor a room alias")
+
+
+class RoomService:
+    def __init__(
+        self,
+        *,
+        server_name: str,
+        signing_key: Any,
+        clock: Clock,
+        db: Any,
+        profiles: ProfileStore,
+    ) -> None:
+        self.server_name = server_name
+        self.clock = clock
+        self.events = EventStore(db)
+        self.state = StateStore(db)
+        self.rooms = RoomStore(db)
+        self.profiles = profiles
+        self.streams = StreamAllocator(db)
+        self.persister = EventPersister(
+            db, self.events, self.state, self.streams, self.is_local_user
+        )
+        self.locks = RoomLocks()
+        self.creator = EventCreator(
+            server_name=server_name,
+            signing_key=signing_key,
+            clock=clock,
+            rooms=self.rooms,
+            events=self.events,
+            state=self.state,
+            persister=self.persister,
+            locks=self.locks,
+        )
+        self.membership = MembershipService(
+            self.creator, self.state, profiles, server_name=server_name
+        )
+        self.room_creator = RoomCreator(
+            self.creator, profile_lookup=self.membership.profile_content
+        )
+        self.directory = Directory(self.rooms)
+
+    async def setup(self) -> None:
+        await self.streams.setup()
+        await self.persister.setup()
+
+    def is_local_user(self, user_id: str) -> bool:
+        return user_id.endswith(":" + self.server_name)
+
+    # Membership -------------------------------------------------------------------------------
+
+    async def join(self, user_id: str, room_id: str, *, reason: str | None = None) -> Event:
+        if await self.rooms.get_room_version(room_id) is None:
+            raise NotFound("Unknown room: this server is not in it")
+        return await self.membership.change(user_id, room_id, user_id, "join", reason=reason)
+
+    async def unban(self, sender: str, room_id: str, target: str, *, reason: str | None) -> Event:
+        if await self.membership.membership_of(room_id, target) != "ban":
+            raise Forbidden(f"{target} is not banned")
+        return await self.membership.change(sender, room_id, target, "leave", reason=reason)
+
+    async def forget(self, user_id: str, room_id: str) -> None:
+        local = await self.state.get_local_membership(user_id, room_id)
+        if local is None:
+            raise NotFound("Unknown room")
+        if local.membership in ("join", "invite", "knock"):
+            raise UnknownError(f"User {user_id} is in room {room_id}")
+
+    # Reads ------------------------------------------------------------------------------------
+
+    async def _state_events(self, state_ids: dict[StateKey, str]) -> dict[StateKey, Event]:
+        events = await self.events.get_events(state_ids.values())
+        return {k: events[v] for k, v in state_ids.items() if v in events}
+
+    async def visible_state(
+        self, user_id: str, room_id: str, *, joined_only: bool = False
+    ) -> dict[StateKey, Event]:
+        """The state a user may read: current state when joined (or world-readable), the state
+        when they left otherwise; 403 for anyone else (knockers and invitees included)."""
+        if await self.rooms.get_room_version(room_id) is None:
+            raise Forbidden("You are not in this room")
+        current_ids = await self.state.get_current_state_ids(room_id)
+        current = await self._state_events(current_ids)
+        member = current.get(("m.room.member", user_id))
+        membership = member.membership if member is not None else None
+        if membership == "join":
+            return current
+        if not joined_only and history_visibility(current) == "world_readable":
+            return current
+        if not joined_only and member is not None and membership in ("leave", "ban"):
+            left_state = await self.state.get_state_after(member.event_id)
+            if left_state is not None and await self._was_joined_before(member):
+                return await self._state_events(left_state)
+        raise Forbidden("You are not in this room")
+
+    async def _was_joined_before(self, member_event: Event) -> bool:
+        before = await self.state.get_state_before(member_event)
+        if before is None:
+            return False
+        prev_id = before.get(("m.room.member", member_event.state_key or ""))
+        if prev_id is None:
+            return False
+        prev = await self.events.get_event(prev_id)
+        return prev is not None and prev.membership == "join"
+
+    async def visible_event(self, user_id: str, room_id: str, event_id: str) -> Event:
+        event = await self.events.get_event(event_id)
+        if event is None or event.room_id != room_id:
+            raise NotFound("Event not found")
+        if not await self.can_see(user_id, event):
+            raise NotFound("Event not found")
+        return event
+
+    async def can_see(self, user_id: str, event: Event) -> bool:
+        state_ids = await self.state.get_state_after(event.event_id)
+        if state_ids is None:
+            return False
+        keys = {("m.room.history_visibility", ""), ("m.room.member", user_id)}
+        state = await self._state_events({k: v for k, v in state_ids.items() if k in keys})
+        current = await self.membership.membership_of(event.room_id, user_id)
+        return can_see_event(event, state, user_id, current)
+
+    # Serialisation ----------------------------------------------------------------------------
+
+    async def serialize(self, events: Iterable[Event]) -> list[JsonDict]:
+        """Client-format events, redacted where a redaction of them was accepted."""
+        events = list(events)
+        redactions = await self.events.get_redactions_of([e.event_id for e in events])
+        return [self.client_event(e, redactions.get(e.event_id)) for e in events]
+
+    def client_event(self, event: Event, redacted_by: str | None = None) -> JsonDict:
+        """The client-server API's ClientEvent format."""
+        pdu = redact(event.pdu, event.room_version) if redacted_by else event.pdu
+        result: JsonDict = {
+            "content": pdu.get("content", {}),
+            "event_id": event.event_id,
+            "origin_server_ts": event.origin_server_ts,
+            "room_id": event.room_id,
+            "sender": event.sender,
+            "type": event.type,
+        }
+        if event.is_state:
+            result["state_key"] = event.state_key
+        unsigned: JsonDict = {
+            "age": max(0, self.clock.time_msec() - event.origin_server_ts),
+        }
+        if redacted_by:
+            unsigned["redacted_because"] = {"event_id": redacted_by}
+        if event.redacts is not None:
+            # v11+: keep the top-level copy for older clients (v11 "Moving the redacts
+            # property"); earlier versions: add the content copy for newer clients.
+            result["redacts"] = event.redacts
+            result["content"] = {**result["content"], "redacts": event.redacts}
+        result["unsigned"] = unsigned
+        return result

@@ -1,0 +1,355 @@
+"""Persisting events: one transaction writes an event, its DAG edges, its state group, the room's
+current state and forward extremities, local memberships, transaction IDs and redactions.
+
+Invariant: every stream position (events, out-of-band memberships, account data, receipts) is
+allocated by ``StreamAllocator`` under one lock and committed in order, so a sync token ``N``
+means "everything up to N is visible" with nothing committed later below it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from canonicaljson import encode_canonical_json
+
+from transom.core.events import Event, StateKey
+from transom.storage.database import Connection, Database
+from transom.storage.events import EventStore, StoredEvent
+from transom.storage.state import StateMap, StateStore
+
+T = TypeVar("T")
+
+# A state group's delta chain is cut with a full snapshot beyond this length.
+MAX_CHAIN_LENGTH = 50
+
+
+class StreamAllocator:
+    """Allocates stream positions and serialises the writes that use them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = asyncio.Lock()
+        self.current = 0
+        self._waiters: list[Callable[[int], None]] = []
+
+    async def setup(self) -> None:
+        values = [
+            await self.db.fetchval("SELECT MAX(stream_ordering) FROM events"),
+            await self.db.fetchval("SELECT MAX(stream_ordering) FROM local_memberships"),
+        ]
+        for extra in ("account_data", "receipts"):
+            try:
+                values.append(await self.db.fetchval(f"SELECT MAX(stream_id) FROM {extra}"))
+            except Exception:  # table added by a later migration, or absent
+                continue
+        self.current = max(int(v or 0) for v in values)
+
+    def on_advance(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(position)`` after each committed write (used by the notifier)."""
+        self._waiters.append(callback)
+
+    async def write(
+        self, count: int, fn: Callable[[Connection, list[int]], Awaitable[T]]
+    ) -> tuple[T, list[int]]:
+        """Run ``fn(conn, positions)`` in a transaction with ``count`` new positions."""
+        async with self._lock:
+            positions = list(range(self.current + 1, self.current + 1 + count))
+            async with self.db.transaction() as conn:
+                result = await fn(conn, positions)
+            if positions:
+                self.current = positions[-1]
+                for callback in self._waiters:
+                    callback(self.current)
+            return result, positions
+
+
+@dataclass
+class PersistEntry:
+    """One event to persist and what the server decided about it."""
+
+    event: Event
+    # The full state after the event; None for outliers (their state is unknown).
+    state_after: StateMap | None
+    # The state group of the state before the event, to store state_after as a delta.
+    base_group: int | None = None
+    # Or: the state group of an earlier entry of the same batch (room creation).
+    base_entry: PersistEntry | None = None
+    rejected_reason: str | None = None
+    outlier: bool = False
+    # False for soft-failed events: stored and in the DAG, but current state does not move.
+    update_current_state: bool = True
+    txn: tuple[str, str, str] | None = None
+    # The room's forward extremities after this event; None leaves them unchanged.
+    new_extremities: list[str] | None = None
+    # Filled in by the persister.
+    state_group: int | None = field(default=None)
+
+
+class EventPersister:
+    """Writes events; the only writer of the event, state and membership tables."""
+
+    def __init__(
+        self,
+        db: Database,
+        events: EventStore,
+        state: StateStore,
+        streams: StreamAllocator,
+        is_local_user: Callable[[str], bool],
+    ) -> None:
+        self.db = db
+        self.events = events
+        self.state = state
+        self.streams = streams
+        self.is_local_user = is_local_user
+        self._next_group = 0
+
+    async def setup(self) -> None:
+        value = await self.db.fetchval("SELECT MAX(id) FROM state_groups")
+        self._next_group = int(value or 0) + 1
+
+    async def persist(self, entries: Sequence[PersistEntry]) -> list[StoredEvent]:
+        """Persist ``entries`` in order, atomically. Returns them with stream orderings."""
+        current_by_room: dict[str, StateMap] = {}
+        for entry in entries:
+            room_id = entry.event.room_id
+            if room_id not in current_by_room:
+                current_by_room[room_id] = await self.state.get_current_state_ids(room_id)
+        group_cache: dict[int, StateMap] = {}
+        batch = {entry.event.event_id: entry.event for entry in entries}
+        for entry in entries:
+            # Load base groups before the transaction: only its connection may be used inside.
+            if entry.base_group is not None and entry.base_group not in group_cache:
+                group_cache[entry.base_group] = await self.state.get_group_state(entry.base_group)
+        next_group_start = self._next_group
+
+        async def write(conn: Connection, positions: list[int]) -> list[StoredEvent]:
+            self._next_group = next_group_start
+            stored: list[StoredEvent] = []
+            for entry, position in zip(entries, positions, strict=True):
+                stored.append(
+                    await self._write_one(
+                        conn, entry, position, current_by_room, group_cache, batch
+                    )
+                )
+            return stored
+
+        try:
+            stored, _ = await self.streams.write(len(entries), write)
+        except BaseException:
+            self._next_group = next_group_start
+            raise
+        for room_id, state in current_by_room.items():
+            self.state.set_cached_current_state(room_id, state)
+        for item in stored:
+            self.events.remember(item)
+        return stored
+
+    async def _write_one(
+        self,
+        conn: Connection,
+        entry: PersistEntry,
+        position: int,
+        current_by_room: dict[str, StateMap],
+        group_cache: dict[int, StateMap],
+        batch: dict[str, Event],
+    ) -> StoredEvent:
+        event = entry.event
+        room_id = event.room_id
+        await conn.execute(
+            "INSERT INTO events (stream_ordering, event_id, room_id, room_version, type,"
+            " state_key, sender, depth, origin_server_ts, json, rejected_reason, outlier)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            position,
+            event.event_id,
+            room_id,
+            event.room_version.identifier,
+            event.type,
+            event.state_key,
+            event.sender,
+            event.depth,
+            event.origin_server_ts,
+            encode_canonical_json(event.pdu).decode("utf-8"),
+            entry.rejected_reason,
+            entry.outlier,
+        )
+        if event.is_create and not entry.outlier and entry.rejected_reason is None:
+            creator = event.content.get("creator") or event.sender
+            await conn.execute(
+                "INSERT INTO rooms (room_id, room_version, creator, created_ts)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (room_id) DO NOTHING",
+                room_id,
+                event.room_version.identifier,
+                str(creator),
+                event.origin_server_ts,
+            )
+        if event.prev_event_ids:
+            await conn.executemany(
+                "INSERT INTO event_edges (event_id, prev_event_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                [(event.event_id, p) for p in event.prev_event_ids],
+            )
+        if event.auth_event_ids:
+            await conn.executemany(
+                "INSERT INTO event_auth (event_id, auth_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                [(event.event_id, a) for a in event.auth_event_ids],
+            )
+        if entry.state_after is not None:
+            entry.state_group = await self._write_state_group(conn, entry, group_cache)
+            await conn.execute(
+                "INSERT INTO event_state_groups (event_id, state_group) VALUES ($1, $2)",
+                event.event_id,
+                entry.state_group,
+            )
+        accepted = entry.rejected_reason is None and not entry.outlier
+        if accepted and entry.update_current_state and entry.state_after is not None:
+            await self._update_current_state(
+                conn, room_id, current_by_room[room_id], entry.state_after, position, batch
+            )
+        if accepted and event.type == "m.room.redaction" and event.redacts:
+            await conn.execute(
+                "INSERT INTO redactions (event_id, redacts) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                event.event_id,
+                event.redacts,
+            )
+        if entry.txn is not None:
+            await conn.execute(
+                "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id)"
+                " VALUES ($1, $2, $3, $4)",
+                *entry.txn,
+                event.event_id,
+            )
+        if entry.new_extremities is not None:
+            await conn.execute("DELETE FROM forward_extremities WHERE room_id = $1", room_id)
+            await conn.executemany(
+                "INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)",
+                [(room_id, e) for e in entry.new_extremities],
+            )
+        return StoredEvent(event, position, entry.rejected_reason, entry.outlier)
+
+    async def _write_state_group(
+        self, conn: Connection, entry: PersistEntry, group_cache: dict[int, StateMap]
+    ) -> int:
+        assert entry.state_after is not None
+        base_group = entry.base_group
+        if entry.base_entry is not None:
+            base_group = entry.base_entry.state_group
+        base_state: StateMap | None = None
+        chain_length = 0
+        if base_group is not None:
+            base_state = group_cache[base_group]
+            if base_state == entry.state_after:
+                return base_group
+            row = await conn.fetchrow(
+                "SELECT chain_length FROM state_groups WHERE id = $1", base_group
+            )
+            chain_length = int(row["chain_length"]) if row is not None else MAX_CHAIN_LENGTH
+        group = self._next_group
+        self._next_group += 1
+        delta: dict[StateKey, str]
+        removed = base_state is not None and any(k not in entry.state_after for k in base_state)
+        if base_state is None or removed or chain_length >= MAX_CHAIN_LENGTH:
+            prev: int | None = None
+            delta = dict(entry.state_after)
+            chain_length = 0
+        else:
+            prev = base_group
+            delta = {k: v for k, v in entry.state_after.items() if base_state.get(k) != v}
+            chain_length += 1
+        await conn.execute(
+            "INSERT INTO state_groups (id, room_id, prev_group, chain_length)"
+            " VALUES ($1, $2, $3, $4)",
+            group,
+            entry.event.room_id,
+            prev,
+            chain_length,
+        )
+        if delta:
+            await conn.executemany(
+                "INSERT INTO state_group_entries (state_group, type, state_key, event_id)"
+                " VALUES ($1, $2, $3, $4)",
+                [(group, k[0], k[1], v) for k, v in delta.items()],
+            )
+        group_cache[group] = dict(entry.state_after)
+        return group
+
+    async def _update_current_state(
+        self,
+        conn: Connection,
+        room_id: str,
+        current: StateMap,
+        new_state: StateMap,
+        position: int,
+        batch: dict[str, Event],
+    ) -> None:
+        removed = [k for k in current if k not in new_state]
+        changed = {k: v for k, v in new_state.items() if current.get(k) != v}
+        for key in removed:
+            await conn.execute(
+                "DELETE FROM current_state WHERE room_id = $1 AND type = $2 AND state_key = $3",
+                room_id,
+                key[0],
+                key[1],
+            )
+            del current[key]
+        if not changed:
+            return
+        wanted = [v for k, v in changed.items() if k[0] == "m.room.member"]
+        member_events = {i: batch[i] for i in wanted if i in batch}
+        missing = [i for i in wanted if i not in batch]
+        if missing:
+            stored = await self.events.get_stored(missing, conn=conn)
+            member_events.update({i: s.event for i, s in stored.items()})
+        for key, event_id in changed.items():
+            membership = None
+            member_event = member_events.get(event_id)
+            if member_event is not None:
+                membership = member_event.membership
+            await conn.execute(
+                "INSERT INTO current_state (room_id, type, state_key, event_id, membership)"
+                " VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (room_id, type, state_key)"
+                " DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership",
+                room_id,
+                key[0],
+                key[1],
+                event_id,
+                membership,
+            )
+            current[key] = event_id
+            if membership is not None and self.is_local_user(key[1]):
+                await upsert_local_membership(conn, key[1], room_id, membership, event_id, position)
+
+
+async def upsert_local_membership(
+    conn: Connection,
+    user_id: str,
+    room_id: str,
+    membership: str,
+    event_id: str,
+    position: int,
+    *,
+    outofband: bool = False,
+    stripped_state: list[dict[str, Any]] | None = None,
+    via_server: str | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO local_memberships (user_id, room_id, membership, event_id,"
+        " stream_ordering, outofband, stripped_state, via_server)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (user_id, room_id) DO UPDATE SET membership = excluded.membership,"
+        " event_id = excluded.event_id, stream_ordering = excluded.stream_ordering,"
+        " outofband = excluded.outofband, stripped_state = excluded.stripped_state,"
+        " via_server = excluded.via_server",
+        user_id,
+        room_id,
+        membership,
+        event_id,
+        position,
+        outofband,
+        json.dumps(stripped_state) if stripped_state is not None else None,
+        via_server,
+    )

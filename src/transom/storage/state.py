@@ -1,0 +1,199 @@
+"""Room state: state groups (the state after each event), current state, memberships.
+
+A state group is immutable: its prev_group plus a delta, or a full snapshot when it has no
+prev_group. Resolved groups are cached. Current state is cached per room and updated by the
+persister inside the room's write lock, so readers see it change only after a commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from transom.core.events import StateKey
+from transom.storage.database import Database
+from transom.storage.events import LruCache, placeholders
+
+StateMap = dict[StateKey, str]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalMembership:
+    """A local user's current membership of one room (possibly out-of-band)."""
+
+    user_id: str
+    room_id: str
+    membership: str
+    event_id: str
+    stream_ordering: int
+    outofband: bool
+    stripped_state: list[dict[str, Any]] | None
+    via_server: str | None
+
+
+class StateStore:
+    """State groups, current state and membership lookups."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._groups: LruCache[int, StateMap] = LruCache(2_000)
+        self._current: LruCache[str, StateMap] = LruCache(10_000)
+        # Bumped on every write, so that a load racing a write never caches stale state.
+        self._generation = 0
+
+    # State groups -----------------------------------------------------------------------------
+
+    async def get_state_group(self, event_id: str) -> int | None:
+        value = await self.db.fetchval(
+            "SELECT state_group FROM event_state_groups WHERE event_id = $1", event_id
+        )
+        return int(value) if value is not None else None
+
+    async def get_state_groups(self, event_ids: Sequence[str]) -> dict[str, int]:
+        if not event_ids:
+            return {}
+        rows = await self.db.fetch(
+            "SELECT event_id, state_group FROM event_state_groups"
+            f" WHERE event_id IN ({placeholders(len(event_ids))})",
+            *event_ids,
+        )
+        return {row["event_id"]: int(row["state_group"]) for row in rows}
+
+    async def get_group_state(self, group: int) -> StateMap:
+        """The full state of a group (a copy the caller may change)."""
+        cached = self._groups.get(group)
+        if cached is not None:
+            return dict(cached)
+        chain: list[int] = []
+        current: int | None = group
+        base: StateMap = {}
+        while current is not None:
+            hit = self._groups.get(current)
+            if hit is not None:
+                base = dict(hit)
+                break
+            chain.append(current)
+            current = await self.db.fetchval(
+                "SELECT prev_group FROM state_groups WHERE id = $1", current
+            )
+        for member in reversed(chain):
+            rows = await self.db.fetch(
+                "SELECT type, state_key, event_id FROM state_group_entries WHERE state_group = $1",
+                member,
+            )
+            for row in rows:
+                base[(row["type"], row["state_key"])] = row["event_id"]
+            self._groups.put(member, dict(base))
+        return dict(base)
+
+    async def get_state_after(self, event_id: str) -> StateMap | None:
+        group = await self.get_state_group(event_id)
+        return None if group is None else await self.get_group_state(group)
+
+    async def get_state_before(self, event: Any) -> StateMap | None:
+        """The state before a local (linear) event: the state after its prev events, when it
+        has exactly one; used for sync's "state at the start of the timeline"."""
+        prev_ids = list(event.prev_event_ids)
+        if len(prev_ids) != 1:
+            groups = await self.get_state_groups(prev_ids)
+            if not groups:
+                return None
+            # Several prev events: take the state after the most recent group (good enough for
+            # display; the authoritative resolution happened when the event was persisted).
+            return await self.get_group_state(max(groups.values()))
+        return await self.get_state_after(prev_ids[0])
+
+    # Current state ----------------------------------------------------------------------------
+
+    async def get_current_state_ids(self, room_id: str) -> StateMap:
+        """The room's current state as (type, state_key) -> event ID (a copy)."""
+        cached = self._current.get(room_id)
+        if cached is not None:
+            return dict(cached)
+        generation = self._generation
+        rows = await self.db.fetch(
+            "SELECT type, state_key, event_id FROM current_state WHERE room_id = $1", room_id
+        )
+        state = {(row["type"], row["state_key"]): row["event_id"] for row in rows}
+        if generation == self._generation:
+            self._current.put(room_id, dict(state))
+        return state
+
+    def set_cached_current_state(self, room_id: str, state: Mapping[StateKey, str]) -> None:
+        self._generation += 1
+        self._current.put(room_id, dict(state))
+
+    def forget_current_state(self, room_id: str) -> None:
+        self._generation += 1
+        self._current.pop(room_id)
+
+    async def get_current_state_event_id(
+        self, room_id: str, event_type: str, state_key: str = ""
+    ) -> str | None:
+        return (await self.get_current_state_ids(room_id)).get((event_type, state_key))
+
+    async def get_members(self, room_id: str) -> dict[str, str]:
+        """user ID -> membership, from the room's current state."""
+        rows = await self.db.fetch(
+            "SELECT state_key, membership FROM current_state"
+            " WHERE room_id = $1 AND type = 'm.room.member'",
+            room_id,
+        )
+        return {row["state_key"]: row["membership"] for row in rows}
+
+    async def get_joined_hosts(self, room_id: str) -> set[str]:
+        members = await self.get_members(room_id)
+        return {user_id.split(":", 1)[1] for user_id, m in members.items() if m == "join"}
+
+    # Local memberships ------------------------------------------------------------------------
+
+    async def get_local_membership(self, user_id: str, room_id: str) -> LocalMembership | None:
+        row = await self.db.fetchrow(
+            "SELECT * FROM local_memberships WHERE user_id = $1 AND room_id = $2",
+            user_id,
+            room_id,
+        )
+        return _membership(row) if row is not None else None
+
+    async def get_local_memberships(
+        self, user_id: str, memberships: Sequence[str] | None = None
+    ) -> list[LocalMembership]:
+        rows = await self.db.fetch(
+            "SELECT * FROM local_memberships WHERE user_id = $1 ORDER BY stream_ordering",
+            user_id,
+        )
+        result = [_membership(row) for row in rows]
+        if memberships is not None:
+            result = [m for m in result if m.membership in memberships]
+        return result
+
+    async def get_membership_changes(self, user_id: str, after: int) -> list[LocalMembership]:
+        rows = await self.db.fetch(
+            "SELECT * FROM local_memberships WHERE user_id = $1 AND stream_ordering > $2"
+            " ORDER BY stream_ordering",
+            user_id,
+            after,
+        )
+        return [_membership(row) for row in rows]
+
+    async def get_local_users_in_room(self, room_id: str) -> dict[str, str]:
+        rows = await self.db.fetch(
+            "SELECT user_id, membership FROM local_memberships WHERE room_id = $1", room_id
+        )
+        return {row["user_id"]: row["membership"] for row in rows}
+
+
+def _membership(row: Any) -> LocalMembership:
+    stripped = row["stripped_state"]
+    return LocalMembership(
+        user_id=row["user_id"],
+        room_id=row["room_id"],
+        membership=row["membership"],
+        event_id=row["event_id"],
+        stream_ordering=int(row["stream_ordering"]),
+        outofband=bool(row["outofband"]),
+        stripped_state=json.loads(stripped) if stripped else None,
+        via_server=row["via_server"],
+    )
