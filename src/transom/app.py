@@ -35,8 +35,8 @@ from transom.services.accounts import AccountsService
 from transom.services.clock import Clock, SystemClock
 from transom.services.passwords import PasswordHasher
 from transom.services.ratelimit import RateLimiters
-from transom.services.shared_secret import SharedSecretRegistration
 from transom.services.rooms.service import RoomService
+from transom.services.shared_secret import SharedSecretRegistration
 from transom.services.uia import InteractiveAuth
 from transom.storage.profiles import ProfileStore
 from transom.storage.store import Store

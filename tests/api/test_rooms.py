@@ -3,11 +3,10 @@ and the visibility of a room's content to non-members."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-
-from typing import Any
 
 ServerHandle = Any
 
