@@ -71,7 +71,9 @@ def parse_json(data: str | bytes) -> object:
     ``NaN``/``Infinity`` are not JSON and are rejected. A number written with a fraction or an
     exponent whose value is an integer in the canonical range becomes an ``int`` (appendices
     "Canonical JSON" examples: ``-0`` → ``0`` and ``1e10`` → ``10000000000``); any other such
-    number stays a ``float`` so that ``check_strict_json`` can reject it.
+    number stays a ``float`` so that ``check_strict_json`` can reject it. Because of that
+    normalisation, do not use this to read PDUs of v1–v5 rooms, whose senders may have hashed
+    and signed a float such as ``1.0`` as written; plain ``json.loads`` keeps it.
     """
 
     def _number(text: str) -> int | float:
