@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from transom.storage import Database, IntegrityError, migrate, open_database
-from transom.storage.migrations import load_migrations
+from transom.storage import Database, IntegrityError, migrate, migrations, open_database
+from transom.storage.migrations import Migration, load_migrations
 
 _KV = "CREATE TABLE kv (k TEXT PRIMARY KEY, v BIGINT NOT NULL, flag BOOLEAN, note TEXT)"
 
@@ -170,25 +171,53 @@ async def test_migrations_are_idempotent(database: Database) -> None:
 
 
 async def test_migrate_fresh_database_applies_all_in_order(
-    store_config: tuple[str, dict[str, Any]],
+    make_store_config: Callable[..., tuple[str, dict[str, Any]]],
 ) -> None:
-    db = await open_database(*store_config)
+    db = await open_database(*make_store_config("fresh", fresh=True))
     try:
+        with pytest.raises(Exception, match="users"):
+            await db.fetch("SELECT 1 FROM users")
         applied = await migrate(db)
         assert applied == [m.name for m in load_migrations(db.engine)]
         assert applied == sorted(applied)
         assert await migrate(db) == []
+        assert await db.fetchval("SELECT COUNT(*) FROM users") == 0
     finally:
         await db.close()
 
 
-async def test_reopen_keeps_data(store_config: tuple[str, dict[str, Any]]) -> None:
-    db = await open_database(*store_config)
+async def test_failed_migration_leaves_nothing_behind(
+    make_store_config: Callable[..., tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = Migration("9999_broken", "CREATE TABLE half (x BIGINT);\nCREATE TABLE oops (;")
+
+    def with_broken(engine: str) -> list[Migration]:
+        return [*load_migrations(engine), broken]
+
+    monkeypatch.setattr(migrations, "load_migrations", with_broken)
+    db = await open_database(*make_store_config("broken", fresh=True))
+    try:
+        with pytest.raises(Exception, match=r"(?i)syntax"):
+            await migrations.migrate(db)
+        names = {r["name"] for r in await db.fetch("SELECT name FROM schema_version")}
+        assert "0001_accounts" in names and "9999_broken" not in names
+        with pytest.raises(Exception, match=r"(?i)half"):
+            await db.fetch("SELECT x FROM half")
+    finally:
+        await db.close()
+
+
+async def test_reopen_keeps_data(
+    make_store_config: Callable[..., tuple[str, dict[str, Any]]],
+) -> None:
+    config = make_store_config("reopen")
+    db = await open_database(*config)
     await migrate(db)
     await db.execute("CREATE TABLE t (x BIGINT)")
     await db.execute("INSERT INTO t (x) VALUES ($1)", 42)
     await db.close()
-    db = await open_database(*store_config)
+    db = await open_database(*config)
     try:
         assert await migrate(db) == []
         assert await db.fetchval("SELECT x FROM t") == 42

@@ -5,7 +5,8 @@ Spec: not covered by the Matrix spec; see `transom.storage.database` for the con
 Connection args follow Synapse's `database.args` (`user`, `password`, `database`, `host`, `port`,
 `cp_min`, `cp_max`); a `dsn` may be given instead of, or as well as, the separate fields. An
 optional `schema` (a plain lowercase identifier) is created if missing and becomes the
-search_path of every connection, which is how tests get an isolated, empty database.
+search_path of every connection, which is how tests get an isolated, empty database. Optional
+`server_settings` (a mapping) sets PostgreSQL run-time parameters on every connection.
 """
 
 from __future__ import annotations
@@ -76,11 +77,14 @@ def _pool_kwargs(args: Mapping[str, Any]) -> dict[str, Any]:
             kwargs[key] = str(args[key])
     if args.get("port") is not None:
         kwargs["port"] = int(args["port"])
+    settings = {str(k): str(v) for k, v in dict(args.get("server_settings") or {}).items()}
     schema = args.get("schema")
     if schema is not None:
         if not _SCHEMA_NAME.match(str(schema)):
             raise ValueError(f"invalid PostgreSQL schema name {schema!r}")
-        kwargs["server_settings"] = {"search_path": str(schema)}
+        settings["search_path"] = str(schema)
+    if settings:
+        kwargs["server_settings"] = settings
     return kwargs
 
 
