@@ -122,9 +122,13 @@ def test_required_signers_restricted_join_v8_plus() -> None:
     assert required_signers(_member(V10, content)) == {"joiner.example", "resident.example"}
     # Before v8 the key has no meaning.
     assert required_signers(_member(V7, content)) == {"joiner.example"}
-    # Only joins are authorised this way.
+    # Auth rule 4.2.1 (v8+) applies to any membership carrying the key, not only joins, and the
+    # auth rules trust that the signature was verified here.
     knock = {**content, "membership": "knock"}
-    assert required_signers(_member(V10, knock)) == {"joiner.example"}
+    assert required_signers(_member(V10, knock)) == {"joiner.example", "resident.example"}
+    # A non-string value names no server; the auth rules reject it.
+    bad = {"membership": "join", "join_authorised_via_users_server": 7}
+    assert required_signers(_member(V10, bad)) == {"joiner.example"}
 
 
 def test_required_signers_third_party_invite() -> None:

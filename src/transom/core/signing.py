@@ -136,14 +136,16 @@ def required_signers(event: Event) -> set[str]:
       another server than the sender's;
     - v1, v2: also the server named in the ``event_id``;
     - v8+ (restricted joins): also the server of ``content.join_authorised_via_users_server``
-      on a ``join`` (server-server API "Restricted rooms"; v8 auth rules).
+      on any ``m.room.member`` event carrying it (v8–v11 auth rule 4.2.1, v12 rule 5.2.1: "If
+      the event is not validly signed by the homeserver of the user ID denoted by the key,
+      reject"; the auth rules only check that this signature is present, trusting this step).
     """
     signers: set[str] = set()
     if not (event.membership == "invite" and "third_party_invite" in event.content):
         signers.add(_domain_of(event.sender, "sender"))
     if event.room_version.event_id_format is EventIdFormat.SERVER_ASSIGNED:
         signers.add(_domain_of(event.event_id, "event_id"))
-    if event.room_version.restricted_join and event.membership == "join":
+    if event.room_version.restricted_join and event.type == "m.room.member":
         authoriser = event.content.get("join_authorised_via_users_server")
         if isinstance(authoriser, str):
             signers.add(_domain_of(authoriser, "join_authorised_via_users_server"))
