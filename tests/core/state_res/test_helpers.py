@@ -9,6 +9,7 @@ from transom.core.errors import MissingEventsError
 from transom.core.events import Event, StateKey
 from transom.core.room_versions import V1, V10, V11, V12
 from transom.core.state_res import auth_chain, auth_difference, resolve_state
+from transom.core.state_res.auth_chain import conflicted_state_subgraph
 from transom.core.state_res.ordering import mainline_order, reverse_topological_power_order
 from transom.core.state_res.power import as_int, is_power_event, room_creators, sender_power
 
@@ -150,3 +151,30 @@ def test_rejected_auth_events_are_not_used() -> None:
     # "Rejected events" says); without power levels state_default is 50 and Charlie has 0.
     resolved = resolve_state(V11, state_sets, graph.events, rejected={"$PA"})
     assert resolved[("m.room.topic", "")] == "$TA"
+
+
+def _forged(event_id: str, auth: list[str]) -> Event:
+    pdu = {"type": "m.room.join_rules", "state_key": "", "sender": ALICE, "content": {}}
+    pdu |= {"room_id": "!r:example.com", "origin_server_ts": 1, "depth": 1}
+    pdu |= {"prev_events": [], "auth_events": auth}
+    return Event(pdu, V11, event_id)
+
+
+def test_auth_graph_cycles_terminate_deterministically() -> None:
+    # Valid events cannot form cycles, but forged ones must not hang the algorithm.
+    events = {"$A": _forged("$A", ["$B"]), "$B": _forged("$B", ["$A"])}
+    assert auth_chain(["$A"], events) == {"$A", "$B"}
+    assert reverse_topological_power_order(["$B", "$A"], events) == ["$A", "$B"]
+    assert conflicted_state_subgraph({"$A"}, events) == {"$A", "$B"}
+
+
+def test_missing_auth_event_of_a_sorted_event() -> None:
+    events = {"$A": _forged("$A", ["$GONE"])}
+    with pytest.raises(MissingEventsError) as info:
+        mainline_order(["$A"], None, events)
+    assert info.value.event_ids == ("$GONE",)
+
+
+def test_create_event_power_is_its_senders() -> None:
+    graph = initial_room(V11)
+    assert sender_power(graph.events["$CREATE"], graph.events) == (False, 100)
