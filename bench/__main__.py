@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--federation-peer", action="store_true",
                         help="start a Synapse peer for the federated_knock phase")  # fmt: skip
     parser.add_argument("--bcrypt-rounds", type=int, default=12, help="same on every server")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                        help="engine of every server started (postgres: 127.0.0.1)")  # fmt: skip
     parser.add_argument("--log-level", default="INFO", help="server log level, same on each")
     parser.add_argument("--idle-wait", type=float, default=3.0, help="seconds before idle RSS")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
@@ -129,10 +131,10 @@ async def run_target(
 async def run_managed(name: str, args: argparse.Namespace, phases: list[Phase]) -> JsonDict:
     """Start ``name`` (and a Synapse federation peer if asked), run the phases, stop both."""
     peer = None
-    server = await start_server(name, args.bcrypt_rounds, args.log_level)
+    server = await start_server(name, args.bcrypt_rounds, args.log_level, args.database)
     try:
         if args.federation_peer or any(p.needs_peer for p in phases):
-            peer = await start_server("synapse", args.bcrypt_rounds, args.log_level)
+            peer = await start_server("synapse", args.bcrypt_rounds, args.log_level, args.database)
         return await run_target(name, server.client_url, server.pid, args, phases, peer)
     finally:
         if peer is not None:
@@ -152,7 +154,11 @@ def ratios(transom: JsonDict, synapse: JsonDict) -> JsonDict:
     theirs = {p["name"]: p for p in synapse.get("phases", [])}
     for ours in transom.get("phases", []):
         other = theirs.get(ours["name"])
-        if other is None or "skipped" in ours or "skipped" in other:
+        if other is None or not ours.get("ok") or not other.get("ok"):
+            out[ours["name"]] = "not comparable: skipped or failed on one side"
+            continue
+        if ours.get("errors") or other.get("errors"):
+            out[ours["name"]] = "not comparable: errors on one side"
             continue
         out[ours["name"]] = {
             "throughput": _ratio(ours.get("throughput_rps"), other.get("throughput_rps")),
@@ -173,6 +179,7 @@ async def main_async(args: argparse.Namespace) -> JsonDict:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "settings": {
             "bcrypt_rounds": args.bcrypt_rounds,
+            "database": args.database,
             "log_level": args.log_level,
             **{k: getattr(args, k) for k in asdict(Settings()) if k != "password"},
         },
@@ -196,7 +203,7 @@ async def main_async(args: argparse.Namespace) -> JsonDict:
             sys.exit("only loopback targets are allowed")
         peer = None
         if args.federation_peer or any(p.needs_peer for p in phases):
-            peer = await start_server("synapse", args.bcrypt_rounds, args.log_level)
+            peer = await start_server("synapse", args.bcrypt_rounds, args.log_level, args.database)
         try:
             output["servers"]["target"] = await run_target(
                 args.target, args.target, args.pid, args, phases, peer

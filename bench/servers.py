@@ -1,7 +1,8 @@
 """Start a homeserver for a benchmark run: Transom or Synapse, on 127.0.0.1 only.
 
 Both get the same settings that matter for a fair comparison: the same ``bcrypt_rounds``, open
-registration without verification, every rate limiter raised, SQLite, the same log level.
+registration without verification, every rate limiter raised, the same database engine (SQLite,
+or a fresh database each on the local PostgreSQL), the same log level.
 Synapse comes from PyPI through ``tests/interop/synapse_peer.py``. Transom is started as an
 operator would: ``transom generate-config`` then ``transom run --config-path``.
 """
@@ -27,6 +28,8 @@ from tests.interop.synapse_peer import (
     RAISED_RATE_LIMITS,
     REPO_ROOT,
     SynapsePeer,
+    create_postgres_database,
+    drop_postgres_database,
     free_port,
 )
 
@@ -66,8 +69,8 @@ class SynapseServer:
 
     name = "synapse"
 
-    def __init__(self, bcrypt_rounds: int, log_level: str) -> None:
-        self.peer = SynapsePeer(bcrypt_rounds=bcrypt_rounds, log_level=log_level)
+    def __init__(self, bcrypt_rounds: int, log_level: str, database: str) -> None:
+        self.peer = SynapsePeer(bcrypt_rounds=bcrypt_rounds, log_level=log_level, database=database)
 
     @property
     def client_url(self) -> str:
@@ -93,7 +96,11 @@ class TransomServer:
 
     name = "transom"
 
-    def __init__(self, bcrypt_rounds: int, log_level: str, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self, bcrypt_rounds: int, log_level: str, database: str, startup_timeout: float = 60.0
+    ) -> None:
+        self.database = database
+        self.postgres_args: dict[str, Any] | None = None
         self.bcrypt_rounds = bcrypt_rounds
         self.log_level = log_level
         self.startup_timeout = startup_timeout
@@ -165,12 +172,16 @@ class TransomServer:
                 "log_level": self.log_level,
             }
         )
+        if self.postgres_args is not None:
+            config["database"] = {"name": "psycopg2", "args": self.postgres_args}
         for key in TRANSOM_RATE_LIMIT_KEYS:
             config[key] = {**RAISED_RATE_LIMITS, **TRANSOM_EXTRA_RATE_LIMITS}[key]
         config_path.write_text(yaml.safe_dump(config))
         return config_path
 
     async def start(self) -> None:
+        if self.database == "postgres":
+            self.postgres_args = await create_postgres_database("transom_bench")
         config_path = await asyncio.to_thread(self._configure)
         log = open(self.directory / "transom.log", "wb")  # noqa: SIM115 - child owns it
         try:
@@ -212,6 +223,9 @@ class TransomServer:
                 await process.wait()
         if not os.environ.get("TRANSOM_KEEP_BENCH_DIR"):
             shutil.rmtree(self.directory, ignore_errors=True)
+        postgres_args, self.postgres_args = self.postgres_args, None
+        if postgres_args is not None:
+            await drop_postgres_database(postgres_args)
 
 
 async def wait_for_versions(
@@ -232,13 +246,16 @@ async def wait_for_versions(
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-async def start_server(name: str, bcrypt_rounds: int, log_level: str) -> RunningServer:
-    """Start ``transom`` or ``synapse`` and wait until it serves the Client-Server API."""
+async def start_server(
+    name: str, bcrypt_rounds: int, log_level: str, database: str = "sqlite"
+) -> RunningServer:
+    """Start ``transom`` or ``synapse`` on ``database`` (sqlite or postgres) and wait until it
+    serves the Client-Server API."""
     server: SynapseServer | TransomServer
     if name == "synapse":
-        server = SynapseServer(bcrypt_rounds, log_level)
+        server = SynapseServer(bcrypt_rounds, log_level, database)
     elif name == "transom":
-        server = TransomServer(bcrypt_rounds, log_level)
+        server = TransomServer(bcrypt_rounds, log_level, database)
     else:
         raise ValueError(f"unknown server {name!r}")
     await server.start()

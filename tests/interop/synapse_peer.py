@@ -91,6 +91,40 @@ SHORT_FEDERATION_BACKOFF: dict[str, Any] = {
 }
 
 
+# The local PostgreSQL server (trust auth); "test" is the database used to create others.
+POSTGRES_SERVER: dict[str, Any] = {"host": LOOPBACK, "port": 5432, "user": "postgres"}
+_POSTGRES_MAINTENANCE_DB = "test"
+
+
+async def create_postgres_database(prefix: str = "peer") -> dict[str, Any]:
+    """Create an empty database on the local PostgreSQL; return psycopg2-style ``args``.
+
+    Synapse requires UTF8 with C collation, so the database is made from template0 that way.
+    """
+    import asyncpg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    connection = await asyncpg.connect(**POSTGRES_SERVER, database=_POSTGRES_MAINTENANCE_DB)
+    try:
+        await connection.execute(
+            f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+    finally:
+        await connection.close()
+    return {**POSTGRES_SERVER, "database": name, "cp_min": 5, "cp_max": 10}
+
+
+async def drop_postgres_database(args: dict[str, Any]) -> None:
+    """Drop a database made by ``create_postgres_database`` (its users must have gone)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(**POSTGRES_SERVER, database=_POSTGRES_MAINTENANCE_DB)
+    try:
+        await connection.execute(f"DROP DATABASE IF EXISTS {args['database']} WITH (FORCE)")
+    finally:
+        await connection.close()
+
+
 class SynapseStartError(RuntimeError):
     """Synapse could not be installed or did not become ready; carries the log tail."""
 
@@ -133,6 +167,17 @@ def _install(python: Path) -> None:
         if done.returncode != 0:
             raise SynapseStartError(f"{' '.join(step)} failed:\n{done.stdout}\n{done.stderr}")
     _MARKER.write_text(SYNAPSE_VERSION + "\n")
+
+
+def ensure_psycopg2(python: Path) -> None:
+    """Give Synapse's interpreter its PostgreSQL driver (the binary wheel, nothing compiles)."""
+    probe = subprocess.run([str(python), "-c", "import psycopg2"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        return
+    step = [str(python), "-m", "pip", "install", "-q", "psycopg2-binary"]
+    done = subprocess.run(step, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SynapseStartError(f"{' '.join(step)} failed:\n{done.stdout}\n{done.stderr}")
 
 
 def free_port() -> int:
@@ -203,6 +248,7 @@ class SynapsePeer:
 
     Use ``async with SynapsePeer() as peer:`` or call ``start()`` and ``stop()``.
     ``extra_config`` is merged over the generated config (top-level keys replace).
+    ``database="postgres"`` gives it a fresh database on the local PostgreSQL, dropped at stop.
     """
 
     def __init__(
@@ -213,7 +259,12 @@ class SynapsePeer:
         log_level: str = "INFO",
         extra_config: dict[str, Any] | None = None,
         startup_timeout: float = 120.0,
+        database: str = "sqlite",
     ) -> None:
+        if database not in ("sqlite", "postgres"):
+            raise ValueError(f"database must be sqlite or postgres, not {database!r}")
+        self.database = database
+        self.postgres_args: dict[str, Any] | None = None
         self.bcrypt_rounds = bcrypt_rounds
         self.host = host
         self.log_level = log_level
@@ -292,7 +343,7 @@ class SynapsePeer:
             ],
             "tls_certificate_path": str(cert_path),
             "tls_private_key_path": str(key_path),
-            "database": {"name": "sqlite3", "args": {"database": str(directory / "homeserver.db")}},
+            "database": self._database_config(directory),
             "log_config": str(log_config_path),
             "media_store_path": str(directory / "media_store"),
             "signing_key_path": str(signing_key_path),
@@ -319,9 +370,17 @@ class SynapsePeer:
         config.update(self.extra_config)
         return config
 
+    def _database_config(self, directory: Path) -> dict[str, Any]:
+        if self.postgres_args is not None:
+            return {"name": "psycopg2", "args": self.postgres_args}
+        return {"name": "sqlite3", "args": {"database": str(directory / "homeserver.db")}}
+
     async def start(self) -> None:
         """Install Synapse if needed, write a config, run it, wait for /versions to answer."""
         python = await asyncio.to_thread(ensure_synapse)
+        if self.database == "postgres":
+            await asyncio.to_thread(ensure_psycopg2, python)
+            self.postgres_args = await create_postgres_database("synapse_peer")
         self.directory = Path(tempfile.mkdtemp(prefix="synapse-peer-"))
         self.client_port = free_port()
         self.federation_port = free_port()
@@ -388,6 +447,9 @@ class SynapsePeer:
                 await process.wait()
         if self.directory is not None and not os.environ.get("TRANSOM_KEEP_SYNAPSE_DIR"):
             shutil.rmtree(self.directory, ignore_errors=True)
+        postgres_args, self.postgres_args = self.postgres_args, None
+        if postgres_args is not None:
+            await drop_postgres_database(postgres_args)
 
     async def __aenter__(self) -> SynapsePeer:
         await self.start()
