@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from transom.storage import normalise_engine, open_database
+from transom.storage import Database, normalise_engine, open_database
 from transom.storage.sqlite import is_read_only, rewrite_placeholders, split_script
 
 
@@ -85,3 +86,46 @@ async def test_postgres_dsn_and_schema(postgres_args: dict[str, Any]) -> None:
 async def test_postgres_rejects_bad_schema_name() -> None:
     with pytest.raises(ValueError):
         await open_database("postgres", {"schema": 'x"; DROP TABLE users; --'})
+
+
+async def test_sqlite_two_databases_on_one_file_do_not_lock(tmp_path: Path) -> None:
+    """Two openers of one file (as two processes would be) wait for each other, never fail."""
+    args = {"database": str(tmp_path / "shared.db")}
+    first = await open_database("sqlite", args)
+    second = await open_database("sqlite", args)
+    try:
+        await first.execute("CREATE TABLE t (n BIGINT)")
+
+        async def write(db: Database, n: int) -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO t (n) VALUES ($1)", n)
+
+        await asyncio.gather(*(write(first if n % 2 else second, n) for n in range(40)))
+        assert await second.fetchval("SELECT COUNT(*) FROM t") == 40
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_sqlite_cancelled_transaction_rolls_back(tmp_path: Path) -> None:
+    db = await open_database("sqlite", {"database": str(tmp_path / "c.db")})
+    try:
+        await db.execute("CREATE TABLE t (n BIGINT)")
+        started = asyncio.Event()
+
+        async def body() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO t (n) VALUES (1)")
+                started.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(body())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await db.fetchval("SELECT COUNT(*) FROM t") == 0
+        await db.execute("INSERT INTO t (n) VALUES (2)")  # the writer is free again
+        assert await db.fetchval("SELECT n FROM t") == 2
+    finally:
+        await db.close()

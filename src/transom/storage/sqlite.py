@@ -15,6 +15,7 @@ Booleans: columns declared `BOOLEAN` are converted back to Python `bool` when re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
@@ -252,9 +253,15 @@ class SqliteDatabase:
                     with _translated():
                         await self._writer.execute("COMMIT")
                 except BaseException:
-                    if self._writer.in_transaction:
-                        await self._writer.execute("ROLLBACK")
+                    await self._rollback()
                     raise
+
+    async def _rollback(self) -> None:
+        # A cancelled COMMIT may still complete on the connection's thread: then there is
+        # nothing left to roll back, which is not an error.
+        if self._writer.in_transaction:
+            with contextlib.suppress(sqlite3.OperationalError):
+                await self._writer.execute("ROLLBACK")
 
     async def close(self) -> None:
         if self._closed:
