@@ -66,7 +66,7 @@ async def test_reusing_device_id_invalidates_old_token(server: Any) -> None:
 
 
 async def test_logout_deletes_token_and_device(server: Any) -> None:
-    _, token, device_id = await server.register("eve")
+    _, token, _ = await server.register("eve")
     _, other = await server.request("POST", f"{V3}/login", json=pw_login("eve"))
     assert await server.request("POST", f"{V3}/logout", token) == (200, {})
     status, body = await server.request("GET", f"{V3}/account/whoami", token)
