@@ -133,8 +133,15 @@ def test_parse_tolerates_spec_variants(value: str) -> None:
         ("X-Matrix origin=o,origin=p,key=k,sig=s", "twice"),
         ("X-Matrix origin=o,key=k,sig=s,", "stray comma"),
         ("X-Matrix =o,key=k,sig=s", "malformed"),
+        ("X-Matrix origin=bad_host,key=k,sig=s", "origin 'bad_host' is not a valid server name"),
+        ('X-Matrix origin=o,destination="d:0",key=k,sig=s', "destination 'd:0' is not a valid"),
     ],
 )
 def test_parse_rejects_malformed(value: str, message: str) -> None:
     with pytest.raises(SignatureError, match=message):
         parse_authorization_header(value)
+
+
+def test_parse_rejects_non_strings() -> None:
+    with pytest.raises(SignatureError, match="must be a string"):
+        parse_authorization_header(None)  # type: ignore[arg-type]

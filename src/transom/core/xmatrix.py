@@ -18,6 +18,7 @@ from unpaddedbase64 import encode_base64
 from transom.core.canonical import encode_canonical_json
 from transom.core.errors import SignatureError
 from transom.core.events import JsonDict
+from transom.core.identifiers import is_valid_server_name
 from transom.core.signing import verify_json
 
 SCHEME = "X-Matrix"
@@ -92,6 +93,8 @@ def parse_authorization_header(value: str) -> XMatrixAuth:
     values may be quoted (with backslash escapes) or not, unknown parameters are ignored.
     ``origin``, ``key`` and ``sig`` are required; ``destination`` is optional for older senders.
     """
+    if not isinstance(value, str):
+        raise SignatureError("Authorization header must be a string")
     scheme, sep, rest = value.strip().partition(" ")
     if scheme.lower() != SCHEME.lower() or not sep:
         raise SignatureError("Authorization header is not of the X-Matrix scheme")
@@ -113,6 +116,11 @@ def parse_authorization_header(value: str) -> XMatrixAuth:
     missing = [name for name in ("origin", "key", "sig") if not params.get(name)]
     if missing:
         raise SignatureError(f"X-Matrix header lacks {', '.join(missing)}")
+    # "Request Authentication": origin and destination are server names (appendices "Server
+    # Name"); refusing anything else here keeps junk out of key lookups and logs.
+    for name in ("origin", "destination"):
+        if name in params and not is_valid_server_name(params[name]):
+            raise SignatureError(f"X-Matrix {name} {params[name]!r} is not a valid server name")
     return XMatrixAuth(
         origin=params["origin"],
         destination=params.get("destination"),
