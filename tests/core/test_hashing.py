@@ -67,6 +67,7 @@ def test_add_and_check_content_hash() -> None:
     assert not check_content_hash(_pdu())  # no sha256
     assert not check_content_hash({**hashed, "hashes": "nope"})
     assert not check_content_hash({**hashed, "hashes": {"sha256": "***"}})
+    assert not check_content_hash({**hashed, "hashes": {"sha256": "a"}})  # not decodable
     # Padded base64 is accepted too (appendices "Unpadded Base64").
     padded = hashed["hashes"]["sha256"] + "="
     assert check_content_hash({**hashed, "hashes": {"sha256": padded}})
