@@ -11,6 +11,8 @@ from typing import Any
 
 import canonicaljson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transom.core.errors import InvalidEvent
 from transom.core.hashing import (
@@ -20,7 +22,8 @@ from transom.core.hashing import (
     compute_event_id,
     compute_reference_hash,
 )
-from transom.core.room_versions import V1, V2, V3, V4, V6, V11, V12
+from transom.core.redaction import redact
+from transom.core.room_versions import KNOWN_ROOM_VERSIONS, V1, V2, V3, V4, V6, V11, V12
 
 SIGNED_EVENTS = json.loads((Path(__file__).parent / "vectors" / "signed_events.json").read_text())
 
@@ -113,3 +116,66 @@ def test_spec_v4_example_alphabet() -> None:
             assert v4_id == v3_id.replace("+", "-").replace("/", "_")
             return
     pytest.fail("no reference hash with + or / found")
+
+
+_SPECIAL_TYPES = (
+    "m.room.member",
+    "m.room.create",
+    "m.room.join_rules",
+    "m.room.power_levels",
+    "m.room.aliases",
+    "m.room.history_visibility",
+    "m.room.redaction",
+    "m.room.message",
+)
+_json_leaf = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=8)
+_content = st.dictionaries(
+    st.sampled_from(["membership", "join_rule", "allow", "creator", "redacts", "users", "body"])
+    | st.text(max_size=6),
+    _json_leaf | st.lists(_json_leaf, max_size=3),
+    max_size=6,
+)
+
+
+@given(
+    room_version=st.sampled_from(list(KNOWN_ROOM_VERSIONS.values())),
+    event_type=st.sampled_from(_SPECIAL_TYPES),
+    content=_content,
+    extra=st.dictionaries(
+        st.sampled_from(["origin", "membership", "prev_state", "junk"]), _json_leaf
+    ),
+)
+def test_event_id_is_the_same_for_the_full_and_the_redacted_event(
+    room_version: Any, event_type: str, content: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    # "Calculating the reference hash": the event is redacted first, so a server that only has
+    # the redacted copy computes the same event ID (v3+) and reference hash (v1, v2).
+    pdu = add_content_hash(
+        {
+            **extra,
+            "event_id": "$e:origin.example",
+            "type": event_type,
+            "state_key": "",
+            "room_id": "!r:origin.example",
+            "sender": "@u:origin.example",
+            "content": content,
+            "depth": 2,
+            "origin_server_ts": 5,
+            "prev_events": [],
+            "auth_events": [],
+            "signatures": {},
+            "unsigned": {"age": 1},
+        }
+    )
+    redacted = redact(pdu, room_version)
+    assert redact(redacted, room_version) == redacted
+    assert compute_reference_hash(redacted, room_version) == compute_reference_hash(
+        pdu, room_version
+    )
+    assert compute_event_id(redacted, room_version) == compute_event_id(pdu, room_version)
+    # The content hash covers the unredacted content, so it only survives if nothing was cut.
+    assert check_content_hash(pdu)
+    assert check_content_hash(redacted) == (
+        {k: v for k, v in redacted.items() if k not in ("hashes", "signatures", "unsigned")}
+        == {k: v for k, v in pdu.items() if k not in ("hashes", "signatures", "unsigned")}
+    )
