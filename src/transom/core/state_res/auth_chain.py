@@ -64,12 +64,19 @@ def auth_difference(
 ) -> set[str]:
     """Spec "Auth difference" (v2–v12): ∪ Cᵢ − ∩ Cᵢ.
 
-    Cᵢ is the full auth chain of the state set Sᵢ: the union of the auth chains of each event in
-    Sᵢ (the events of Sᵢ themselves count only when another event of Sᵢ cites them).
+    Cᵢ is the full auth chain of the state set Sᵢ, taken as every event reachable from Sᵢ with
+    the events of Sᵢ themselves included. The spec's wording leaves open whether Sᵢ's own events
+    belong to Cᵢ; Synapse includes them (its "Auth Chain Difference Algorithm" worked example
+    puts a state set's own events in the difference), and every server in a room must compute
+    the same set, so this follows Synapse. The difference: an unconflicted event is never in
+    the auth difference merely because only one set's events cite it.
     """
     if not state_sets:
         return set()
-    chains = [auth_chain(state_set.values(), event_map) for state_set in state_sets]
+    chains = [
+        auth_chain(state_set.values(), event_map) | set(state_set.values())
+        for state_set in state_sets
+    ]
     union: set[str] = set().union(*chains)
     common = chains[0].intersection(*chains[1:])
     return union - common
