@@ -31,14 +31,21 @@ from transom.api.errors import add_cors_headers, error_middleware
 from transom.api.federation import federation_routes, key_routes
 from transom.api.routing import X_FORWARDED_KEY, add_routes
 from transom.config import Config, ListenerConfig
+from transom.services.account_data import AccountDataService
 from transom.services.accounts import AccountsService
 from transom.services.clock import Clock, SystemClock
+from transom.services.ephemeral import ReceiptService, TypingService
 from transom.services.passwords import PasswordHasher
+from transom.services.push import PushService
 from transom.services.ratelimit import RateLimiters
+from transom.services.rooms.messages import MessagesService
 from transom.services.rooms.service import RoomService
 from transom.services.shared_secret import SharedSecretRegistration
 from transom.services.uia import InteractiveAuth
+from transom.storage.account_data import AccountDataStore
 from transom.storage.profiles import ProfileStore
+from transom.storage.push import PushActionStore, PushRuleStore
+from transom.storage.receipts import ReceiptStore
 from transom.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -72,6 +79,29 @@ class HomeServer:
             db=store.db,
             profiles=self.profiles,
         )
+        # Typing, receipts, account data, push rules and unread counts.
+        self.account_data = AccountDataService(AccountDataStore(store.db), self.rooms.streams)
+        self.typing = TypingService(self.clock, self.rooms.membership.membership_of)
+        push_actions = PushActionStore(store.db)
+        self.receipts = ReceiptService(
+            store=ReceiptStore(store.db),
+            push_actions=push_actions,
+            streams=self.rooms.streams,
+            clock=self.clock,
+            membership_of=self.rooms.membership.membership_of,
+            events=self.rooms.events,
+        )
+        self.push = PushService(
+            rules=PushRuleStore(store.db),
+            actions=push_actions,
+            account_data=self.account_data,
+            events=self.rooms.events,
+            state=self.rooms.state,
+            streams=self.rooms.streams,
+            is_local_user=self.rooms.is_local_user,
+        )
+        self.rooms.creator.listeners.append(self.push.on_new_events)
+        self.messages = MessagesService(self.rooms)
 
     @classmethod
     async def open(cls, config: Config, clock: Clock | None = None) -> HomeServer:

@@ -11,6 +11,8 @@ from transom.api.client import (
     devices,
     login,
     membership,
+    messages,
+    redaction,
     register,
     room_events,
     versions,
@@ -32,6 +34,8 @@ MODULES = [
     create_room,
     membership,
     room_events,
+    messages,
+    redaction,
 ]
 
 

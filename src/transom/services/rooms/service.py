@@ -16,8 +16,11 @@ from transom.services.rooms.creation import RoomCreator
 from transom.services.rooms.events import EventCreator
 from transom.services.rooms.locks import RoomLocks
 from transom.services.rooms.membership import MembershipService
+from transom.services.rooms.redaction import RedactionChecker
+from transom.services.rooms.restricted import restricted_join_content
 from transom.services.rooms.visibility import can_see_event, history_visibility
 from transom.storage.events import EventStore
+from transom.storage.pagination import PaginationStore
 from transom.storage.persist import EventPersister, StreamAllocator
 from transom.storage.profiles import ProfileStore
 from transom.storage.rooms import RoomStore
@@ -79,6 +82,8 @@ class RoomService:
             self.creator, profile_lookup=self.membership.profile_content
         )
         self.directory = Directory(self.rooms)
+        self.pages = PaginationStore(db)
+        self.redactions = RedactionChecker(self.events, self.state, self.pages)
 
     async def setup(self) -> None:
         await self.streams.setup()
@@ -90,9 +95,21 @@ class RoomService:
     # Membership -------------------------------------------------------------------------------
 
     async def join(self, user_id: str, room_id: str, *, reason: str | None = None) -> Event:
-        if await self.rooms.get_room_version(room_id) is None:
+        room_version = await self.rooms.get_room_version(room_id)
+        if room_version is None:
             raise NotFound("Unknown room: this server is not in it")
-        return await self.membership.change(user_id, room_id, user_id, "join", reason=reason)
+        # "Restricted rooms" (v8+; knock_restricted v10+): name a local authoriser if needed.
+        state = await self._state_events(await self.state.get_current_state_ids(room_id))
+        extra = await restricted_join_content(
+            user_id,
+            state,
+            room_version,
+            membership_of=lambda user, room: self.membership.membership_of(room, user),
+            is_local=self.is_local_user,
+        )
+        return await self.membership.change(
+            user_id, room_id, user_id, "join", reason=reason, extra=extra
+        )
 
     async def unban(self, sender: str, room_id: str, target: str, *, reason: str | None) -> Event:
         if await self.membership.membership_of(room_id, target) != "ban":
@@ -158,17 +175,23 @@ class RoomService:
         keys = {("m.room.history_visibility", ""), ("m.room.member", user_id)}
         state = await self._state_events({k: v for k, v in state_ids.items() if k in keys})
         current = await self.membership.membership_of(event.room_id, user_id)
-        return can_see_event(event, state, user_id, current)
+        joined_after = False
+        if current in ("leave", "ban"):
+            last_join = await self.pages.last_join_stream(event.room_id, user_id)
+            position = await self.events.get_stream_ordering(event.event_id)
+            joined_after = last_join is not None and position is not None and last_join > position
+        return can_see_event(event, state, user_id, current, joined_after=joined_after)
 
     # Serialisation ----------------------------------------------------------------------------
 
     async def serialize(self, events: Iterable[Event]) -> list[JsonDict]:
-        """Client-format events, redacted where a redaction of them was accepted."""
+        """Client-format events, redacted where a redaction of them takes effect (see
+        ``transom.services.rooms.redaction`` for the per-version rules)."""
         events = list(events)
-        redactions = await self.events.get_redactions_of([e.event_id for e in events])
+        redactions = await self.redactions.effective_redactions(events)
         return [self.client_event(e, redactions.get(e.event_id)) for e in events]
 
-    def client_event(self, event: Event, redacted_by: str | None = None) -> JsonDict:
+    def client_event(self, event: Event, redacted_by: Event | str | None = None) -> JsonDict:
         """The client-server API's ClientEvent format."""
         pdu = redact(event.pdu, event.room_version) if redacted_by else event.pdu
         result: JsonDict = {
@@ -184,7 +207,10 @@ class RoomService:
         unsigned: JsonDict = {
             "age": max(0, self.clock.time_msec() - event.origin_server_ts),
         }
-        if redacted_by:
+        if isinstance(redacted_by, Event):
+            # "Redactions": unsigned.redacted_because is the redaction event itself.
+            unsigned["redacted_because"] = self.client_event(redacted_by)
+        elif redacted_by:
             unsigned["redacted_because"] = {"event_id": redacted_by}
         if event.redacts is not None:
             # v11+: keep the top-level copy for older clients (v11 "Moving the redacts

@@ -31,11 +31,14 @@ def can_see_event(
     state_at_event: Mapping[StateKey, Event],
     user_id: str,
     current_membership: str | None,
+    *,
+    joined_after: bool = False,
 ) -> bool:
     """The spec's visibility algorithm for one event.
 
     ``state_at_event`` is the state after the event (so a user's own membership event is
-    visible to them). ``current_membership`` is the user's membership now.
+    visible to them). ``current_membership`` is the user's membership now; ``joined_after`` says
+    whether the user joined the room at some point after the event (a user who has since left).
     """
     visibility = history_visibility(state_at_event)
     if visibility == "world_readable":
@@ -46,6 +49,7 @@ def can_see_event(
     if event.type == "m.room.member" and event.state_key == user_id:
         # Users may always see their own membership events.
         return True
-    if visibility == "shared" and current_membership == "join":
+    # "shared": visible if the user joined the room at any point after the event was sent.
+    if visibility == "shared" and (current_membership == "join" or joined_after):
         return True
     return visibility == "invited" and then == "invite"

@@ -1,0 +1,283 @@
+"""Reading a room's history: ``/messages`` pagination and ``/context`` (client-server API
+"Getting events for a room", "Room History Visibility", "Lazy-loading room members").
+
+Tokens are shared with sync: ``t{depth}-{stream}`` is the position of an event (pagination from
+it excludes it, in either direction) and ``s{stream}`` (sync's ``next_batch``; anything after an
+``_`` is ignored) means "the latest as of that stream position". Events are ordered by
+``(depth, stream_ordering)``. Every event served passes the history visibility check.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from transom.core.events import Event, JsonDict, StateKey
+from transom.services.errors import BadJson, Forbidden, InvalidParam, NotFound
+from transom.services.rooms.visibility import can_see_event, history_visibility
+from transom.storage.pagination import PagedEvent, Position
+
+if TYPE_CHECKING:
+    from transom.services.rooms.service import RoomService
+
+MAX_LIMIT = 1000
+_TOKEN = re.compile(r"^t(-?\d+)-(\d+)$|^s(\d+)(?:_.*)?$")
+
+
+def parse_token(token: str) -> Position:
+    """A pagination token; 400 M_INVALID_PARAM for anything else."""
+    match = _TOKEN.match(token)
+    if match is None:
+        raise InvalidParam(f"Invalid pagination token {token!r}")
+    if match.group(3) is not None:
+        return Position(None, int(match.group(3)))
+    return Position(int(match.group(1)), int(match.group(2)))
+
+
+def event_token(item: PagedEvent) -> str:
+    return f"t{item.depth}-{item.stored.stream_ordering}"
+
+
+@dataclass
+class EventFilter:
+    """The parts of a RoomEventFilter (client-server API "Filtering") that apply to a room's
+    timeline: types/not_types (with ``*`` globs), senders/not_senders, contains_url,
+    lazy_load_members, include_redundant_members, limit."""
+
+    types: list[str] | None = None
+    not_types: list[str] = field(default_factory=list)
+    senders: list[str] | None = None
+    not_senders: list[str] = field(default_factory=list)
+    contains_url: bool | None = None
+    lazy_load_members: bool = False
+    limit: int | None = None
+
+    def matches(self, event: Event) -> bool:
+        if any(fnmatch.fnmatchcase(event.type, t) for t in self.not_types):
+            return False
+        if self.types is not None and not any(
+            fnmatch.fnmatchcase(event.type, t) for t in self.types
+        ):
+            return False
+        if event.sender in self.not_senders:
+            return False
+        if self.senders is not None and event.sender not in self.senders:
+            return False
+        if self.contains_url is not None:
+            return ("url" in event.content) == self.contains_url
+        return True
+
+
+def _str_list(raw: JsonDict, key: str) -> list[str] | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadJson(f"filter {key!r} must be a list of strings")
+    return list(value)
+
+
+def parse_event_filter(text: str | None) -> EventFilter:
+    """A RoomEventFilter given as JSON in a query string; 400 M_BAD_JSON if malformed."""
+    if text is None:
+        return EventFilter()
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise BadJson("filter is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise BadJson("filter must be a JSON object")
+    limit = raw.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise BadJson("filter 'limit' must be a non-negative integer")
+    contains_url = raw.get("contains_url")
+    if contains_url is not None and not isinstance(contains_url, bool):
+        raise BadJson("filter 'contains_url' must be a boolean")
+    return EventFilter(
+        types=_str_list(raw, "types"),
+        not_types=_str_list(raw, "not_types") or [],
+        senders=_str_list(raw, "senders"),
+        not_senders=_str_list(raw, "not_senders") or [],
+        contains_url=contains_url,
+        lazy_load_members=raw.get("lazy_load_members") is True,
+        limit=limit,
+    )
+
+
+@dataclass
+class Page:
+    chunk: list[Event]
+    start: str
+    # None when there is nothing further in this direction.
+    end: str | None
+    # Where scanning stopped (the last event looked at), even when nothing is further.
+    cursor: str
+
+
+class MessagesService:
+    """History reads with visibility applied per event."""
+
+    def __init__(self, rooms: RoomService) -> None:
+        self.rooms = rooms
+
+    async def _require_reader(self, user_id: str, room_id: str) -> str | None:
+        """The user's current membership; 403 for anyone who never was in the room (knockers
+        included) unless it is ``world_readable`` now."""
+        if await self.rooms.rooms.get_room_version(room_id) is None:
+            raise Forbidden("You are not in this room")
+        membership = await self.rooms.membership.membership_of(room_id, user_id)
+        if membership in ("join", "leave", "ban", "invite"):
+            return membership
+        state = await self.rooms._state_events(
+            {
+                k: v
+                for k, v in (await self.rooms.state.get_current_state_ids(room_id)).items()
+                if k == ("m.room.history_visibility", "")
+            }
+        )
+        if history_visibility(state) == "world_readable":
+            return membership
+        raise Forbidden("You are not in this room")
+
+    async def visible(
+        self,
+        user_id: str,
+        items: Sequence[PagedEvent],
+        membership: str | None,
+        last_join: int | None,
+    ) -> set[str]:
+        """IDs of those events the user may see ("Room History Visibility"); ``last_join`` is
+        the stream position of the user's latest join, for ``shared`` rooms they have left."""
+        groups = await self.rooms.state.get_state_groups([i.stored.event.event_id for i in items])
+        keys = {("m.room.history_visibility", ""), ("m.room.member", user_id)}
+        result: set[str] = set()
+        cache: dict[int, dict[StateKey, Event]] = {}
+        for item in items:
+            event = item.stored.event
+            joined_after = last_join is not None and last_join > item.stored.stream_ordering
+            group = groups.get(event.event_id)
+            if group is None:
+                continue
+            if group not in cache:
+                ids = await self.rooms.state.get_group_state(group)
+                cache[group] = await self.rooms._state_events(
+                    {k: v for k, v in ids.items() if k in keys}
+                )
+            if can_see_event(event, cache[group], user_id, membership, joined_after=joined_after):
+                result.add(event.event_id)
+        return result
+
+    async def paginate(
+        self,
+        user_id: str,
+        room_id: str,
+        *,
+        from_token: str | None,
+        to_token: str | None,
+        backwards: bool,
+        limit: int,
+        event_filter: EventFilter,
+    ) -> Page:
+        """One page of ``/messages``; ``end`` is None when there is nothing further."""
+        start = parse_token(from_token) if from_token is not None else None
+        end = parse_token(to_token) if to_token is not None else None
+        membership = await self._require_reader(user_id, room_id)
+        last_join = None
+        if membership in ("leave", "ban"):
+            last_join = await self.rooms.pages.last_join_stream(room_id, user_id)
+        if start is None:
+            # v1.3+: no ``from`` means from the latest (backwards) or the earliest (forwards).
+            start_token = f"s{self.rooms.streams.current}" if backwards else "t-1-0"
+        else:
+            start_token = from_token or ""
+        chunk: list[Event] = []
+        cursor = start
+        last: PagedEvent | None = None
+        exhausted = limit == 0
+        while len(chunk) < limit:
+            want = max(limit - len(chunk), 10) + 1
+            batch = await self.rooms.pages.page(
+                room_id, start=cursor, end=end, backwards=backwards, limit=want
+            )
+            visible = await self.visible(user_id, batch, membership, last_join)
+            full = False
+            for item in batch:
+                if len(chunk) == limit:
+                    full = True
+                    break
+                last = item
+                cursor = Position(item.depth, item.stored.stream_ordering)
+                event = item.stored.event
+                if event.event_id in visible and event_filter.matches(event):
+                    chunk.append(event)
+            if not full and len(batch) < want:
+                exhausted = True
+                break
+        cursor_token = event_token(last) if last is not None else start_token
+        return Page(chunk, start_token, None if exhausted else cursor_token, cursor_token)
+
+    async def lazy_members(
+        self, room_id: str, events: Iterable[Event], at: Event | None
+    ) -> list[Event]:
+        """ "Lazy-loading room members": the member events of the senders of ``events``, as of
+        the state after ``at`` (the current state when None)."""
+        senders = {e.sender for e in events}
+        if at is not None:
+            state_ids = await self.rooms.state.get_state_after(at.event_id) or {}
+        else:
+            state_ids = await self.rooms.state.get_current_state_ids(room_id)
+        wanted = {k: v for k, v in state_ids.items() if k[0] == "m.room.member" and k[1] in senders}
+        return list((await self.rooms._state_events(wanted)).values())
+
+    async def context(
+        self, user_id: str, room_id: str, event_id: str, *, limit: int, event_filter: EventFilter
+    ) -> JsonDict:
+        """``/context/{eventId}``: the event, up to ``limit`` events around it (split between
+        before and after), and the state at the last event returned; 404 if not visible."""
+        event = await self.rooms.visible_event(user_id, room_id, event_id)
+        position = await self.rooms.pages.depth_of(event_id)
+        if position is None:
+            raise NotFound("Event not found")
+        token = f"t{position[0]}-{position[1]}"
+        before_limit = limit // 2
+        after_limit = limit - before_limit
+        before = await self.paginate(
+            user_id, room_id, from_token=token, to_token=None, backwards=True,
+            limit=before_limit, event_filter=event_filter,
+        )  # fmt: skip
+        after = await self.paginate(
+            user_id, room_id, from_token=token, to_token=None, backwards=False,
+            limit=after_limit, event_filter=event_filter,
+        )  # fmt: skip
+        last = after.chunk[-1] if after.chunk else event
+        if event_filter.lazy_load_members:
+            state = await self.lazy_members(room_id, [event, *before.chunk, *after.chunk], last)
+        else:
+            state_ids = await self.rooms.state.get_state_after(last.event_id) or {}
+            state = list((await self.rooms._state_events(state_ids)).values())
+        return {
+            "event": event,
+            "events_before": before.chunk,
+            "events_after": after.chunk,
+            "state": state,
+            "start": before.cursor,
+            "end": after.cursor,
+        }
+
+
+def clamp_limit(raw: Any, default: int) -> int:
+    """A ``limit`` query parameter: default when absent, 400 when not a non-negative integer,
+    capped at ``MAX_LIMIT``."""
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParam("limit must be an integer") from None
+    if value < 0:
+        raise InvalidParam("limit must not be negative")
+    return min(value, MAX_LIMIT)
