@@ -6,15 +6,19 @@ from typing import TYPE_CHECKING
 
 from transom.api.client import (
     account,
+    account_data,
     capabilities,
     create_room,
     devices,
     login,
     membership,
     messages,
+    pushrules,
+    receipts,
     redaction,
     register,
     room_events,
+    typing,
     versions,
     wellknown,
 )
@@ -36,6 +40,10 @@ MODULES = [
     room_events,
     messages,
     redaction,
+    typing,
+    receipts,
+    account_data,
+    pushrules,
 ]
 
 
