@@ -10,6 +10,7 @@ from transom.api.client import (
     capabilities,
     create_room,
     devices,
+    knocking,
     login,
     membership,
     messages,
@@ -18,6 +19,7 @@ from transom.api.client import (
     redaction,
     register,
     room_events,
+    room_summary,
     typing,
     versions,
     wellknown,
@@ -44,6 +46,8 @@ MODULES = [
     receipts,
     account_data,
     pushrules,
+    knocking,
+    room_summary,
 ]
 
 
