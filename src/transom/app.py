@@ -38,10 +38,10 @@ from transom.services.ephemeral import ReceiptService, TypingService
 from transom.services.passwords import PasswordHasher
 from transom.services.push import PushService
 from transom.services.ratelimit import RateLimiters
-from transom.services.rooms.knocking import KnockService
+from transom.services.directory import DirectoryService
+from transom.services.profiles import ProfileService
 from transom.services.rooms.messages import MessagesService
 from transom.services.rooms.service import RoomService
-from transom.services.rooms.summary import RoomSummaryService
 from transom.services.shared_secret import SharedSecretRegistration
 from transom.services.uia import InteractiveAuth
 from transom.storage.account_data import AccountDataStore
@@ -104,10 +104,8 @@ class HomeServer:
         )
         self.rooms.creator.listeners.append(self.push.on_new_events)
         self.messages = MessagesService(self.rooms)
-        # Knocking: refusals, rc_knocks limits, rescinding a deactivated account's knocks.
-        self.knocking = KnockService(self.rooms, self.ratelimiters)
-        self.accounts.on_deactivate.append(self.knocking.rescind_all)
-        self.room_summary = RoomSummaryService(self.rooms)
+        self.directory = DirectoryService(self.rooms, config.server_name, self.accounts.is_admin)
+        self.profile_service = ProfileService(self.profiles, self.rooms, store.accounts.get_user)
 
     @classmethod
     async def open(cls, config: Config, clock: Clock | None = None) -> HomeServer:
