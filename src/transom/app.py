@@ -43,8 +43,10 @@ from transom.services.profiles import ProfileService
 from transom.services.rooms.messages import MessagesService
 from transom.services.rooms.service import RoomService
 from transom.services.shared_secret import SharedSecretRegistration
+from transom.services.sync import SyncService
 from transom.services.uia import InteractiveAuth
 from transom.storage.account_data import AccountDataStore
+from transom.storage.filters import FilterStore
 from transom.storage.profiles import ProfileStore
 from transom.storage.push import PushActionStore, PushRuleStore
 from transom.storage.receipts import ReceiptStore
@@ -107,12 +109,17 @@ class HomeServer:
         self.directory = DirectoryService(self.rooms, config.server_name, self.accounts.is_admin)
         self.profile_service = ProfileService(self.profiles, self.rooms, store.accounts.get_user)
 
+        # Sync and filters (after typing, receipts and account data, which it reads).
+        self.filters = FilterStore(store.db)
+        self.sync = SyncService(self)
+
     @classmethod
     async def open(cls, config: Config, clock: Clock | None = None) -> HomeServer:
         """Open (and migrate) the database, then build the server."""
         store = await Store.open(config.database.name, config.database.args)
         hs = cls(config, store, clock)
         await hs.rooms.setup()
+        hs.sync.setup()
         return hs
 
     async def close(self) -> None:

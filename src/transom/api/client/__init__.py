@@ -11,6 +11,7 @@ from transom.api.client import (
     create_room,
     devices,
     directory,
+    filters,
     login,
     membership,
     messages,
@@ -20,6 +21,7 @@ from transom.api.client import (
     redaction,
     register,
     room_events,
+    sync,
     typing,
     versions,
     wellknown,
@@ -48,6 +50,8 @@ MODULES = [
     receipts,
     account_data,
     pushrules,
+    filters,
+    sync,
 ]
 
 

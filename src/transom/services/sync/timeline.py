@@ -1,0 +1,124 @@
+"""Timelines for ``/sync`` (client-server API "Syncing": ``timeline`` with ``events``,
+``limited`` and ``prev_batch``): the newest visible events of each room, for many rooms at once.
+
+Room versions: all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from transom.core.events import Event
+from transom.services.filtering import RoomEventFilter
+from transom.services.sync.context import Loader, SyncRequest
+from transom.services.sync.tokens import pagination_token
+
+
+@dataclass
+class Timeline:
+    events: list[Event] = field(default_factory=list)
+    limited: bool = False
+    prev_batch: str | None = None
+    # The newest event of the window before filtering: the timeline's end position.
+    last_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    room_id: str
+    after: int | None  # exclusive lower bound; None for "from the start of the room"
+    before: int  # inclusive upper bound
+    # Events above this stream position are visible without a history visibility check
+    # (the user was joined throughout); None checks every event.
+    visible_after: int | None
+    current_membership: str | None
+
+
+async def load_timelines(
+    loader: Loader, request: SyncRequest, queries: Sequence[TimelineQuery]
+) -> dict[str, Timeline]:
+    """The timeline of each queried room, newest ``limit`` events in chronological order."""
+    room_filter = request.filter.room
+    limit = room_filter.timeline_limit
+    tl_filter = room_filter.timeline
+    by_window: dict[tuple[int | None, int], list[str]] = {}
+    for q in queries:
+        by_window.setdefault((q.after, q.before), []).append(q.room_id)
+    ids: dict[str, list[tuple[int, str]]] = {}
+    for (after, before), room_ids in by_window.items():
+        ids.update(
+            await loader.queries.recent_event_ids(
+                room_ids, after=after, before=before, limit=limit + 1
+            )
+        )
+    stored = await loader.stored([eid for rows in ids.values() for _, eid in rows])
+    result: dict[str, Timeline] = {}
+    for q in queries:
+        rows = ids.get(q.room_id, [])
+        raw = [stored[eid] for _, eid in rows if eid in stored]
+        timeline = Timeline(last_event_id=raw[0].event.event_id if raw else None)
+        events = [s.event for s in raw]
+        limited = len(events) > limit
+        if _filters_events(tl_filter) and len(raw) > limit:
+            events, limited = await _page_filtered(loader, q, tl_filter, limit)
+        events = [e for e in events if tl_filter.matches(e)][:limit]
+        orderings = {s.event.event_id: s.stream_ordering for s in raw}
+        events = await _visible(loader, request, q, events, orderings)
+        events.reverse()
+        timeline.events = events
+        timeline.limited = limited
+        if events:
+            first = events[0]
+            ordering = orderings.get(first.event_id)
+            if ordering is None:
+                ordering = await loader.rooms.events.get_stream_ordering(first.event_id) or 0
+            timeline.prev_batch = pagination_token(first.depth, ordering)
+        result[q.room_id] = timeline
+    return result
+
+
+def _filters_events(f: RoomEventFilter) -> bool:
+    return bool(
+        f.types is not None or f.not_types or f.senders is not None or f.not_senders
+        or f.contains_url is not None
+    )  # fmt: skip
+
+
+async def _page_filtered(
+    loader: Loader, q: TimelineQuery, f: RoomEventFilter, limit: int
+) -> tuple[list[Event], bool]:
+    """With a filtering timeline filter, page further back until ``limit`` events match."""
+    matched: list[Event] = []
+    before = q.before
+    page_size = max(50, limit * 4)
+    for _ in range(20):
+        page = await loader.rooms.events.room_events_between(
+            q.room_id, after=q.after, before=before, limit=page_size, newest_first=True
+        )
+        matched.extend(s.event for s in page if f.matches(s.event))
+        if len(matched) > limit or len(page) < page_size:
+            return matched, len(matched) > limit
+        before = page[-1].stream_ordering - 1
+    return matched, True
+
+
+async def _visible(
+    loader: Loader,
+    request: SyncRequest,
+    q: TimelineQuery,
+    events: list[Event],
+    orderings: dict[str, int],
+) -> list[Event]:
+    if q.visible_after is None:
+        check = events
+    else:
+        bound = q.visible_after
+        check = [e for e in events if orderings.get(e.event_id, -1) < bound]
+    if not check:
+        return events
+    allowed = {
+        e.event_id for e in await loader.visible(request.user_id, check, q.current_membership)
+    }
+    checked = {e.event_id for e in check}
+    return [e for e in events if e.event_id not in checked or e.event_id in allowed]
