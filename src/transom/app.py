@@ -34,14 +34,16 @@ from transom.config import Config, ListenerConfig
 from transom.services.account_data import AccountDataService
 from transom.services.accounts import AccountsService
 from transom.services.clock import Clock, SystemClock
+from transom.services.directory import DirectoryService
 from transom.services.ephemeral import ReceiptService, TypingService
 from transom.services.passwords import PasswordHasher
+from transom.services.profiles import ProfileService
 from transom.services.push import PushService
 from transom.services.ratelimit import RateLimiters
-from transom.services.directory import DirectoryService
-from transom.services.profiles import ProfileService
+from transom.services.rooms.knocking import KnockService
 from transom.services.rooms.messages import MessagesService
 from transom.services.rooms.service import RoomService
+from transom.services.rooms.summary import RoomSummaryService
 from transom.services.shared_secret import SharedSecretRegistration
 from transom.services.sync import SyncService
 from transom.services.uia import InteractiveAuth
@@ -108,6 +110,10 @@ class HomeServer:
         self.messages = MessagesService(self.rooms)
         self.directory = DirectoryService(self.rooms, config.server_name, self.accounts.is_admin)
         self.profile_service = ProfileService(self.profiles, self.rooms, store.accounts.get_user)
+        # Knocking: refusals, rc_knocks limits, rescinding a deactivated account's knocks.
+        self.knocking = KnockService(self.rooms, self.ratelimiters)
+        self.accounts.on_deactivate.append(self.knocking.rescind_all)
+        self.room_summary = RoomSummaryService(self.rooms)
 
         # Sync and filters (after typing, receipts and account data, which it reads).
         self.filters = FilterStore(store.db)
