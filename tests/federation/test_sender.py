@@ -97,7 +97,8 @@ async def test_batches_respect_limits_and_order(store: Store) -> None:
     await settled(sender, "there")
     await sender.stop()
     assert all(dest == "there" for dest, _, _ in client.transactions)
-    assert all(path.startswith("/_matrix/federation/v1/send/") for _, path, _ in client.transactions)
+    paths = [path for _, path, _ in client.transactions]
+    assert all(path.startswith("/_matrix/federation/v1/send/") for path in paths)
     assert all(len(t["pdus"]) <= 50 and len(t["edus"]) <= 100 for _, _, t in client.transactions)
     assert all(t["origin"] == "here" for _, _, t in client.transactions)
     sent_pdus = [p["content"]["body"] for _, _, t in client.transactions for p in t["pdus"]]
