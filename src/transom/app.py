@@ -36,6 +36,7 @@ from transom.services.accounts import AccountsService
 from transom.services.clock import Clock, SystemClock
 from transom.services.directory import DirectoryService
 from transom.services.ephemeral import ReceiptService, TypingService
+from transom.services.federation import FederationClient, KeyRing
 from transom.services.passwords import PasswordHasher
 from transom.services.profiles import ProfileService
 from transom.services.push import PushService
@@ -52,6 +53,7 @@ from transom.storage.filters import FilterStore
 from transom.storage.profiles import ProfileStore
 from transom.storage.push import PushActionStore, PushRuleStore
 from transom.storage.receipts import ReceiptStore
+from transom.storage.server_keys import ServerKeyStore
 from transom.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,16 @@ class HomeServer:
             config.registration_shared_secret, self.accounts, self.clock
         )
         self.profiles = ProfileStore(store.db)
+        # Federation: the signed outbound client and the key ring of remote servers' keys.
+        self.federation_client = FederationClient(
+            config.server_name, config.signing_key, self.clock,
+            verify_certificates=config.federation_verify_certificates,
+            ip_blacklist=config.ip_range_blacklist, ip_whitelist=config.ip_range_whitelist,
+        )  # fmt: skip
+        self.keyring = KeyRing(
+            config.server_name, config.signing_key, self.clock, ServerKeyStore(store.db),
+            self.federation_client,
+        )  # fmt: skip
         self.rooms = RoomService(
             server_name=config.server_name,
             signing_key=config.signing_key,
@@ -129,6 +141,7 @@ class HomeServer:
         return hs
 
     async def close(self) -> None:
+        await self.federation_client.close()
         await self.store.close()
         self.executor.shutdown(wait=False)
 

@@ -94,6 +94,8 @@ class Config:
     enable_registration_without_verification: bool = False
     federation_verify_certificates: bool = True
     ip_range_blacklist: tuple[str, ...] = DEFAULT_IP_RANGE_BLACKLIST
+    # Addresses federation may reach even though ip_range_blacklist covers them.
+    ip_range_whitelist: tuple[str, ...] = ()
     default_room_version: str = "12"
     bcrypt_rounds: int = 12
     max_upload_size: int = 50 * 1024 * 1024
@@ -287,11 +289,13 @@ def parse_config(raw: Any, base_dir: Path) -> Config:
         raise ConfigError("bcrypt_rounds", "must be between 4 and 31")
     blacklist = _get(raw, "ip_range_blacklist", list, list(DEFAULT_IP_RANGE_BLACKLIST),
                      "ip_range_blacklist")  # fmt: skip
-    for cidr in blacklist:
-        try:
-            ipaddress.ip_network(str(cidr), strict=False)
-        except ValueError:
-            raise ConfigError("ip_range_blacklist", f"{cidr!r} is not an IP range") from None
+    whitelist = _get(raw, "ip_range_whitelist", list, [], "ip_range_whitelist")
+    for key, ranges in (("ip_range_blacklist", blacklist), ("ip_range_whitelist", whitelist)):
+        for cidr in ranges:
+            try:
+                ipaddress.ip_network(str(cidr), strict=False)
+            except ValueError:
+                raise ConfigError(key, f"{cidr!r} is not an IP range") from None
     extra_types = _get(raw, "stripped_state_extra_types", list, [], "stripped_state_extra_types")
     if not all(isinstance(t, str) for t in extra_types):
         raise ConfigError("stripped_state_extra_types", "must be a list of event types")
@@ -339,6 +343,7 @@ def parse_config(raw: Any, base_dir: Path) -> Config:
             raw, "federation_verify_certificates", bool, True, "federation_verify_certificates"
         ),
         ip_range_blacklist=tuple(str(c) for c in blacklist),
+        ip_range_whitelist=tuple(str(c) for c in whitelist),
         default_room_version=room_version,
         bcrypt_rounds=rounds,
         max_upload_size=parse_size(raw.get("max_upload_size", "50M"), "max_upload_size"),

@@ -75,11 +75,21 @@ class Body:
 async def read_json_body(request: web.Request, limit: int) -> Body:
     """Read a JSON object body of at most ``limit`` bytes. An empty body counts as ``{}`` (some
     clients, matrix-nio among them, send none where the spec allows an empty object)."""
+    return parse_json_body(await read_body_bytes(request, limit))
+
+
+async def read_body_bytes(request: web.Request, limit: int) -> bytes:
+    """The raw request body, refused with ``M_TOO_LARGE`` beyond ``limit`` bytes."""
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge("Request body too large")
     raw = await request.content.read(limit + 1)
     if len(raw) > limit:
         raise TooLarge("Request body too large")
+    return raw
+
+
+def parse_json_body(raw: bytes) -> Body:
+    """A JSON object body already read (see ``read_json_body``)."""
     if not raw.strip():
         return Body({})
     try:

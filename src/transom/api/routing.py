@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from transom.api.http import Body, client_ip, get_access_token, json_response, read_json_body
+from transom.api.http import (
+    Body,
+    client_ip,
+    get_access_token,
+    json_response,
+    parse_json_body,
+    read_body_bytes,
+    read_json_body,
+)
 from transom.services.accounts import Requester
 from transom.services.errors import MissingToken
 
@@ -42,16 +50,36 @@ class Route:
     auth: bool = False
     # Name of an attribute of ``hs.ratelimiters``; keyed by user ID, or by IP when unauthenticated.
     ratelimit: str | None = None
+    # Server-server API "Request Authentication": require a valid X-Matrix signature; the
+    # handler reads the authenticated server name from ``req.origin``.
+    federation: bool = False
 
 
 class ApiRequest:
     """What a handler sees: the HTTP request, the server, and who is asking."""
 
-    def __init__(self, http: web.Request, hs: HomeServer, requester: Requester | None) -> None:
+    def __init__(
+        self,
+        http: web.Request,
+        hs: HomeServer,
+        requester: Requester | None,
+        *,
+        origin: str | None = None,
+        raw_body: bytes | None = None,
+    ) -> None:
         self.http = http
         self.hs = hs
         self._requester = requester
+        self._origin = origin
+        self._raw_body = raw_body
         self.ip = client_ip(http, http.app.get(X_FORWARDED_KEY, False))
+
+    @property
+    def origin(self) -> str:
+        """The server that signed this federation request (routes with ``federation=True``)."""
+        if self._origin is None:
+            raise RuntimeError("not a federation route")
+        return self._origin
 
     @property
     def requester(self) -> Requester:
@@ -66,6 +94,8 @@ class ApiRequest:
         return self.http.query.get(name)
 
     async def body(self) -> Body:
+        if self._raw_body is not None:  # already read to check its signature
+            return parse_json_body(self._raw_body)
         return await read_json_body(self.http, self.hs.config.max_request_body_size)
 
 
@@ -75,7 +105,14 @@ X_FORWARDED_KEY = web.AppKey("x_forwarded", bool)
 def _wrap(hs: HomeServer, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         requester = None
+        origin = raw_body = None
         ip = client_ip(request, request.app.get(X_FORWARDED_KEY, False))
+        if route.federation:
+            # Imported here: the federation package imports this module.
+            from transom.api.federation.auth import authenticate_request
+
+            raw_body = await read_body_bytes(request, hs.config.max_request_body_size)
+            origin = await authenticate_request(hs, request, raw_body)
         if route.auth:
             token = get_access_token(request)
             if token is None:
@@ -92,7 +129,9 @@ def _wrap(hs: HomeServer, route: Route) -> Callable[[web.Request], Awaitable[web
             )
             if not exempt:
                 limiter.check(key)
-        result = await route.handler(ApiRequest(request, hs, requester))
+        result = await route.handler(
+            ApiRequest(request, hs, requester, origin=origin, raw_body=raw_body)
+        )
         if isinstance(result, web.StreamResponse):
             return result
         if isinstance(result, tuple):

@@ -54,6 +54,13 @@ class MissingToken(MatrixProtocolError):
     errcode = "M_MISSING_TOKEN"
 
 
+class Unauthorized(MatrixProtocolError):
+    """A federation request failed authentication (server-server API "Request Authentication"):
+    missing or malformed X-Matrix header, another destination, unknown key, bad signature."""
+
+    errcode = "M_UNAUTHORIZED"
+
+
 class UnknownToken(MatrixProtocolError):
     """The access token is not known (spec: "Soft logout": ``soft_logout`` false = hard logout)."""
 
