@@ -49,7 +49,7 @@ async def test_room_account_data(server: ServerHandle) -> None:
 
 async def test_account_data_errors(server: ServerHandle) -> None:
     alice, token, _ = await server.register("alice")
-    bob, b_tok, _ = await server.register("bob")
+    _, b_tok, _ = await server.register("bob")
     own = f"{V3}/user/{quote(alice)}/account_data/x.y"
     status, body = await server.request("PUT", own, b_tok, json={})
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")

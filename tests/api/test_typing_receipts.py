@@ -59,7 +59,7 @@ async def test_typing_start_stop_and_expiry(server: ServerHandle) -> None:
 
 
 async def test_typing_errors(server: ServerHandle) -> None:
-    room, alice, a_tok, bob, b_tok = await setup_room(server)
+    room, alice, _, bob, b_tok = await setup_room(server)
     _, c_tok, _ = await server.register("carol")
     status, body = await server.request(
         "PUT", f"{V3}/rooms/{room}/typing/{quote(alice)}", b_tok, json={"typing": True}
