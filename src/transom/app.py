@@ -37,6 +37,9 @@ from transom.services.clock import Clock, SystemClock
 from transom.services.directory import DirectoryService
 from transom.services.ephemeral import ReceiptService, TypingService
 from transom.services.federation import FederationClient, KeyRing
+from transom.services.federation.events import FederationEventHandler
+from transom.services.federation.reads import FederationReads
+from transom.services.federation.transactions import TransactionHandler
 from transom.services.passwords import PasswordHasher
 from transom.services.profiles import ProfileService
 from transom.services.push import PushService
@@ -126,6 +129,10 @@ class HomeServer:
         self.knocking = KnockService(self.rooms, self.ratelimiters)
         self.accounts.on_deactivate.append(self.knocking.rescind_all)
         self.room_summary = RoomSummaryService(self.rooms)
+        # Federation inbound: the PDU receipt pipeline, /send transactions and read endpoints.
+        self.federation_events = FederationEventHandler(self)
+        self.federation_transactions = TransactionHandler(self, self.federation_events)
+        self.federation_reads = FederationReads(self, self.federation_events)
 
         # Sync and filters (after typing, receipts and account data, which it reads).
         self.filters = FilterStore(store.db)

@@ -82,6 +82,9 @@ class PersistEntry:
     outlier: bool = False
     # False for soft-failed events: stored and in the DAG, but current state does not move.
     update_current_state: bool = True
+    # The room's current state after this event when it differs from ``state_after`` (an event
+    # received over federation that does not cite every forward extremity); None: state_after.
+    new_current_state: StateMap | None = None
     txn: tuple[str, str, str] | None = None
     # The room's forward extremities after this event; None leaves them unchanged.
     new_extremities: list[str] | None = None
@@ -206,8 +209,14 @@ class EventPersister:
             )
         accepted = entry.rejected_reason is None and not entry.outlier
         if accepted and entry.update_current_state and entry.state_after is not None:
+            new_current = entry.new_current_state
             await self._update_current_state(
-                conn, room_id, current_by_room[room_id], entry.state_after, position, batch
+                conn,
+                room_id,
+                current_by_room[room_id],
+                new_current if new_current is not None else entry.state_after,
+                position,
+                batch,
             )
         if accepted and event.type == "m.room.redaction" and event.redacts:
             await conn.execute(

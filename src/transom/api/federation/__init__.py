@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from transom.api.federation import keys, version
+from transom.api.federation import keys, reads, send, version
 from transom.api.routing import Route
 
 if TYPE_CHECKING:
     from transom.app import HomeServer
 
-MODULES = [version]
+MODULES = [version, send, reads]
 KEY_MODULES = [keys]
 
 
