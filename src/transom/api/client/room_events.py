@@ -106,6 +106,10 @@ def routes(hs: object) -> list[Route]:
         Route("PUT", client_paths("/rooms/{roomId}/state/{eventType}/{stateKey}"), put_state,
               auth=True),
         Route("PUT", client_paths("/rooms/{roomId}/state/{eventType}"), put_state, auth=True),
+        # An empty state key as a trailing slash (mautrix sends it so).
+        Route("PUT", client_paths("/rooms/{roomId}/state/{eventType}/"), put_state, auth=True),
+        Route("GET", client_paths("/rooms/{roomId}/state/{eventType}/"), get_state_event,
+              auth=True),
         Route("GET", client_paths("/rooms/{roomId}/state"), get_state, auth=True),
         Route("GET", client_paths("/rooms/{roomId}/state/{eventType}/{stateKey}"),
               get_state_event, auth=True),
