@@ -92,6 +92,7 @@ async def run_phase(ctx: Context, phase: Phase, pid: int | None) -> JsonDict:
         record["server_cpu_s"] = round(cpu, 2)
         record["server_cpu_ms_per_request"] = round(1000 * cpu / count, 3) if count else None
         record["server_peak_rss_mib"] = round(peak / MIB, 1)
+    record["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     return record
 
 
@@ -104,6 +105,8 @@ async def run_target(
     peer: RunningServer | None,
 ) -> JsonDict:
     report: JsonDict = {"server": label, "client_url": client_url, "pid": pid}
+    # Other work on the machine skews throughput and latency (not CPU per request): record it.
+    report["loadavg_1m_before"] = round(os.getloadavg()[0], 2)
     if pid:
         await asyncio.sleep(args.idle_wait)
         report["idle_rss_mib"] = round(rss_bytes(pid) / MIB, 1)
@@ -125,6 +128,7 @@ async def run_target(
             await peer_client.close()
     if pid:
         report["final_rss_mib"] = round(rss_bytes(pid) / MIB, 1)
+    report["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     return report
 
 
