@@ -38,7 +38,11 @@ from transom.services.directory import DirectoryService
 from transom.services.ephemeral import ReceiptService, TypingService
 from transom.services.federation import FederationClient, KeyRing
 from transom.services.federation.events import FederationEventHandler
+from transom.services.federation.membership import FederationMembership
+from transom.services.federation.queries import FederationQueries
 from transom.services.federation.reads import FederationReads
+from transom.services.federation.remote_membership import RemoteMembership
+from transom.services.federation.sender import FederationSender, RetryPolicy
 from transom.services.federation.transactions import TransactionHandler
 from transom.services.passwords import PasswordHasher
 from transom.services.profiles import ProfileService
@@ -52,6 +56,7 @@ from transom.services.shared_secret import SharedSecretRegistration
 from transom.services.sync import SyncService
 from transom.services.uia import InteractiveAuth
 from transom.storage.account_data import AccountDataStore
+from transom.storage.federation_outbox import FederationOutbox
 from transom.storage.filters import FilterStore
 from transom.storage.profiles import ProfileStore
 from transom.storage.push import PushActionStore, PushRuleStore
@@ -133,6 +138,20 @@ class HomeServer:
         self.federation_events = FederationEventHandler(self)
         self.federation_transactions = TransactionHandler(self, self.federation_events)
         self.federation_reads = FederationReads(self, self.federation_events)
+        # Federation outbound queue, membership handshakes (both sides) and queries.
+        retry = config.federation_retry
+        self.federation_sender = FederationSender(
+            server_name=config.server_name, outbox=FederationOutbox(store.db),
+            client=self.federation_client, state=self.rooms.state, clock=self.clock,
+            policy=RetryPolicy(retry.min_interval_ms, retry.max_interval_ms, retry.multiplier),
+        )  # fmt: skip
+        self.rooms.creator.listeners.append(self.federation_sender.on_new_events)
+        self.federation_events.listeners.append(self.federation_sender.on_inbound)
+        self.federation_membership = FederationMembership(self)
+        self.remote_membership = RemoteMembership(self)
+        self.federation_queries = FederationQueries(self)
+        self.rooms.remote = self.remote_membership
+        self.rooms.directory.remote = self.federation_queries
 
         # Sync and filters (after typing, receipts and account data, which it reads).
         self.filters = FilterStore(store.db)
@@ -145,9 +164,11 @@ class HomeServer:
         hs = cls(config, store, clock)
         await hs.rooms.setup()
         hs.sync.setup()
+        await hs.federation_sender.start()
         return hs
 
     async def close(self) -> None:
+        await self.federation_sender.stop()
         await self.federation_client.close()
         await self.store.close()
         self.executor.shutdown(wait=False)

@@ -66,6 +66,15 @@ class RateLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class FederationRetryConfig:
+    """Backoff of the outbound federation queue for a failing destination (milliseconds)."""
+
+    min_interval_ms: int = 10_000
+    max_interval_ms: int = 24 * 3600 * 1000
+    multiplier: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class ListenerConfig:
     port: int
     bind_addresses: tuple[str, ...]
@@ -96,6 +105,8 @@ class Config:
     ip_range_blacklist: tuple[str, ...] = DEFAULT_IP_RANGE_BLACKLIST
     # Addresses federation may reach even though ip_range_blacklist covers them.
     ip_range_whitelist: tuple[str, ...] = ()
+    federation_retry: FederationRetryConfig = FederationRetryConfig()
+    allow_public_rooms_over_federation: bool = False
     default_room_version: str = "12"
     bcrypt_rounds: int = 12
     max_upload_size: int = 50 * 1024 * 1024
@@ -192,6 +203,26 @@ def _rate_limits(raw: dict[str, Any]) -> RateLimits:
         knocks_per_room=_rate(knocks, "per_room", d.knocks_per_room, "rc_knocks.per_room"),
         knocks_per_server=_rate(knocks, "per_server", d.knocks_per_server, "rc_knocks.per_server"),
     )
+
+
+# Like Synapse, the room directory is not served over federation unless the admin says so.
+_PUBLIC_ROOMS_KEY = ("allow_public_rooms_over_federation", bool, False,
+                     "allow_public_rooms_over_federation")  # fmt: skip
+
+
+def _federation_retry(raw: dict[str, Any]) -> FederationRetryConfig:
+    section = _get(raw, "federation_retry", dict, {}, "federation_retry")
+    d = FederationRetryConfig()
+    low = _get(section, "min_interval_ms", int, d.min_interval_ms,
+               "federation_retry.min_interval_ms")  # fmt: skip
+    high = _get(section, "max_interval_ms", int, d.max_interval_ms,
+                "federation_retry.max_interval_ms")  # fmt: skip
+    factor = _get(section, "multiplier", (int, float), d.multiplier, "federation_retry.multiplier")
+    if low <= 0 or high < low:
+        raise ConfigError("federation_retry", "need 0 < min_interval_ms <= max_interval_ms")
+    if factor < 1:
+        raise ConfigError("federation_retry.multiplier", "must be at least 1")
+    return FederationRetryConfig(low, high, float(factor))
 
 
 def _listeners(raw: dict[str, Any]) -> tuple[ListenerConfig, ...]:
@@ -344,6 +375,8 @@ def parse_config(raw: Any, base_dir: Path) -> Config:
         ),
         ip_range_blacklist=tuple(str(c) for c in blacklist),
         ip_range_whitelist=tuple(str(c) for c in whitelist),
+        federation_retry=_federation_retry(raw),
+        allow_public_rooms_over_federation=_get(raw, *_PUBLIC_ROOMS_KEY),
         default_room_version=room_version,
         bcrypt_rounds=rounds,
         max_upload_size=parse_size(raw.get("max_upload_size", "50M"), "max_upload_size"),

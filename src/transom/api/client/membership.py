@@ -23,17 +23,29 @@ def _target(value: str) -> str:
     return value
 
 
+def _via(req: ApiRequest) -> list[str]:
+    """joining.yaml: ``via`` (v1.12+) and its deprecated twin ``server_name`` name the servers
+    to join through."""
+    return [*req.http.query.getall("via", []), *req.http.query.getall("server_name", [])]
+
+
 async def join_by_id(req: ApiRequest) -> dict[str, Any]:
     body = await req.body()
     room_id = await req.hs.rooms.directory.resolve_room(req.path("roomId"))
-    await req.hs.rooms.join(req.requester.user_id, room_id, reason=body.opt_str("reason"))
+    await req.hs.rooms.join(
+        req.requester.user_id, room_id, reason=body.opt_str("reason"), via=_via(req)
+    )
     return {"room_id": room_id}
 
 
 async def join_by_id_or_alias(req: ApiRequest) -> dict[str, Any]:
     body = await req.body()
-    room_id = await req.hs.rooms.directory.resolve_room(req.path("roomIdOrAlias"))
-    await req.hs.rooms.join(req.requester.user_id, room_id, reason=body.opt_str("reason"))
+    room_id, servers = await req.hs.rooms.directory.resolve_room_and_servers(
+        req.path("roomIdOrAlias")
+    )
+    await req.hs.rooms.join(
+        req.requester.user_id, room_id, reason=body.opt_str("reason"), via=[*_via(req), *servers]
+    )
     return {"room_id": room_id}
 
 
@@ -43,18 +55,14 @@ async def invite(req: ApiRequest) -> dict[str, Any]:
     room_id = req.path("roomId")
     req.hs.ratelimiters.invites_per_room.check(room_id)
     req.hs.ratelimiters.invites_per_user.check(target)
-    await req.hs.rooms.membership.change(
-        req.requester.user_id, room_id, target, "invite", reason=body.opt_str("reason")
-    )
+    await req.hs.rooms.invite(req.requester.user_id, room_id, target, reason=body.opt_str("reason"))
     return {}
 
 
 async def leave(req: ApiRequest) -> dict[str, Any]:
     body = await req.body()
     user_id = req.requester.user_id
-    await req.hs.rooms.membership.change(
-        user_id, req.path("roomId"), user_id, "leave", reason=body.opt_str("reason")
-    )
+    await req.hs.rooms.leave(user_id, req.path("roomId"), reason=body.opt_str("reason"))
     return {}
 
 

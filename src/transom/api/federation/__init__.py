@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from transom.api.federation import keys, reads, send, version
+from transom.api.federation import (
+    hierarchy,
+    keys,
+    membership,
+    public_rooms,
+    query,
+    reads,
+    send,
+    version,
+)
 from transom.api.routing import Route
 
 if TYPE_CHECKING:
     from transom.app import HomeServer
 
-MODULES = [version, send, reads]
+MODULES = [version, send, reads, membership, query, public_rooms, hierarchy]
 KEY_MODULES = [keys]
 
 

@@ -5,7 +5,7 @@ Composes the event pipeline, room creation, membership and reads with history vi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from transom.core.events import Event, JsonDict, StateKey
@@ -30,17 +30,31 @@ from transom.storage.state import StateStore
 class Directory:
     """Resolving room IDs and aliases (client-server API "Room aliases")."""
 
-    def __init__(self, rooms: RoomStore) -> None:
+    def __init__(self, rooms: RoomStore, server_name: str = "") -> None:
         self.rooms = rooms
+        self.server_name = server_name
+        # Federation queries (``resolve_remote_alias``), wired by the composition root.
+        self.remote: Any = None
 
     async def resolve_room(self, room_id_or_alias: str) -> str:
+        return (await self.resolve_room_and_servers(room_id_or_alias))[0]
+
+    async def resolve_room_and_servers(self, room_id_or_alias: str) -> tuple[str, list[str]]:
+        """The room ID, and for a remote alias the servers its directory server named
+        (server-server API "Querying for information": ``/query/directory``)."""
         if room_id_or_alias.startswith("!"):
-            return room_id_or_alias
+            return room_id_or_alias, []
         if room_id_or_alias.startswith("#"):
             found = await self.rooms.get_alias(room_id_or_alias)
-            if found is None:
-                raise NotFound(f"Room alias {room_id_or_alias} not found")
-            return found[0]
+            if found is not None:
+                return found[0], []
+            remote = not room_id_or_alias.endswith(":" + self.server_name)
+            if remote and self.remote is not None:
+                result: tuple[str, list[str]] = await self.remote.resolve_remote_alias(
+                    room_id_or_alias
+                )
+                return result
+            raise NotFound(f"Room alias {room_id_or_alias} not found")
         raise InvalidParam(f"{room_id_or_alias!r} is neither a room ID nor a room alias")
 
 
@@ -81,7 +95,10 @@ class RoomService:
         self.room_creator = RoomCreator(
             self.creator, profile_lookup=self.membership.profile_content
         )
-        self.directory = Directory(self.rooms)
+        self.directory = Directory(self.rooms, server_name)
+        # Joins, invites and leaves through other servers (``RemoteMembership``), wired by the
+        # composition root.
+        self.remote: Any = None
         self.pages = PaginationStore(db)
         self.redactions = RedactionChecker(self.events, self.state, self.pages)
 
@@ -94,8 +111,27 @@ class RoomService:
 
     # Membership -------------------------------------------------------------------------------
 
-    async def join(self, user_id: str, room_id: str, *, reason: str | None = None) -> Event:
+    async def join(
+        self,
+        user_id: str,
+        room_id: str,
+        *,
+        reason: str | None = None,
+        via: Sequence[str] = (),
+    ) -> Event:
         room_version = await self.rooms.get_room_version(room_id)
+        in_room = room_version is not None and self.server_name in (
+            await self.state.get_joined_hosts(room_id)
+        )
+        if not in_room and self.remote is not None:
+            # Server-server API "Joining Rooms": through the ``via`` servers, the server that
+            # invited us, then the room ID's server (v1-v11 room IDs name one).
+            local = await self.state.get_local_membership(user_id, room_id)
+            servers = [*via, local.via_server if local and local.via_server else ""]
+            if ":" in room_id:
+                servers.append(room_id.split(":", 1)[1])
+            event: Event = await self.remote.join(user_id, room_id, servers, reason=reason)
+            return event
         if room_version is None:
             raise NotFound("Unknown room: this server is not in it")
         # "Restricted rooms" (v8+; knock_restricted v10+): name a local authoriser if needed.
@@ -110,6 +146,29 @@ class RoomService:
         return await self.membership.change(
             user_id, room_id, user_id, "join", reason=reason, extra=extra
         )
+
+    async def invite(
+        self, sender: str, room_id: str, target: str, *, reason: str | None = None
+    ) -> Event:
+        """Invite ``target``; a user of another server must sign the invite first
+        (server-server API "Inviting to a room")."""
+        if not self.is_local_user(target) and self.remote is not None:
+            if await self.rooms.get_room_version(room_id) is None:
+                raise NotFound("Unknown room")
+            event: Event = await self.remote.invite(sender, room_id, target, reason=reason)
+            return event
+        return await self.membership.change(sender, room_id, target, "invite", reason=reason)
+
+    async def leave(self, user_id: str, room_id: str, *, reason: str | None = None) -> None:
+        """Leave, reject an invite or rescind a knock. For a room this server is not in (an
+        out-of-band invite or knock) the leave goes through a resident server
+        (server-server API "Leaving Rooms (Rejecting Invites)")."""
+        local = await self.state.get_local_membership(user_id, room_id)
+        remote = local is not None and local.outofband and self.remote is not None
+        if remote and local is not None and local.membership in ("invite", "knock"):
+            await self.remote.leave(user_id, room_id, reason=reason)
+            return
+        await self.membership.change(user_id, room_id, user_id, "leave", reason=reason)
 
     async def unban(self, sender: str, room_id: str, target: str, *, reason: str | None) -> Event:
         if await self.membership.membership_of(room_id, target) != "ban":
