@@ -143,19 +143,21 @@ class FederationReads:
     async def event_auth(self, origin: str, room_id: str, event_id: str) -> JsonDict:
         await self.check_room_access(origin, room_id)
         event = await self._event_in_room(room_id, event_id)
-        chain = await self._auth_chain(event.auth_event_ids)
+        chain = await self._auth_chain(_auth_ids(event))
         events = await self.rooms.events.get_events(chain)
         ordered = sorted(events.values(), key=lambda e: (e.depth, e.event_id))
         return {"auth_chain": await self.serve(ordered)}
 
     async def _auth_chain(self, event_ids: Iterable[str]) -> set[str]:
-        """``event_ids`` and everything in their auth chains (accepted events only)."""
+        """``event_ids`` and everything in their auth chains (accepted events only). In v12
+        the create event is implied by the room ID rather than cited; it belongs to every
+        chain all the same (the auth rules need it)."""
         found: set[str] = set()
         frontier = set(event_ids)
         while frontier:
             events = await self.rooms.events.get_events(frontier)
             found |= events.keys()
-            frontier = {a for e in events.values() for a in e.auth_event_ids} - found
+            frontier = {a for e in events.values() for a in _auth_ids(e)} - found
         return found
 
     # /get_missing_events, /backfill -----------------------------------------------------------
@@ -213,3 +215,12 @@ class FederationReads:
                 next_frontier.extend(p for p in event.prev_event_ids if p not in seen)
             frontier = list(dict.fromkeys(next_frontier))
         return list(found.values())
+
+
+def _auth_ids(event: Event) -> list[str]:
+    """The events an event's authorisation depends on: its auth_events, and in v12 (room IDs
+    are create event hashes) the create event too."""
+    ids = list(event.auth_event_ids)
+    if event.room_version.room_id_is_create_hash and not event.is_create:
+        ids.append("$" + event.room_id[1:])
+    return ids
