@@ -24,7 +24,7 @@ import json
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,7 +267,7 @@ class FakeRemoteServer:
         path: str,
         body: Any = None,
         *,
-        query: dict[str, str | list[str]] | None = None,
+        query: Mapping[str, str | list[str]] | None = None,
         raw_body: bytes | None = None,
     ) -> tuple[int, Any]:
         """A signed request to ``target`` (anything with ``server_name`` and

@@ -103,7 +103,7 @@ async def send_messages(room: Room, count: int) -> list[Event]:
             room.server.hs, room.room_id, room.bob, "m.room.message",
             {"msgtype": "m.text", "body": f"n{n}"},
         )  # fmt: skip
-        status, body = await room.remote.send_transaction(room.server, [msg])
+        _, body = await room.remote.send_transaction(room.server, [msg])
         assert body["pdus"] == {msg.event_id: {}}
         sent.append(msg)
     return sent
