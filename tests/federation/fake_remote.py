@@ -191,7 +191,7 @@ class FakeRemoteServer:
     def make_event(
         self,
         room_version: RoomVersion,
-        room_id: str,
+        room_id: str | None,
         sender: str,
         event_type: str,
         content: JsonDict,
@@ -202,7 +202,8 @@ class FakeRemoteServer:
         depth: int | None = None,
         redacts: str | None = None,
     ) -> Event:
-        """A PDU built and signed by this server (remembered for ``/event``)."""
+        """A PDU built and signed by this server (remembered for ``/event``); ``room_id`` is
+        None only for a v12 create event."""
         if depth is None:
             depth = max((e.depth for e in prev_events), default=0) + 1
         event = build_event(
