@@ -338,8 +338,7 @@ class FederationEventHandler:
             # "Retrieving event authorisation information": ask the origin for the auth chain.
             chain = await self.remote.get_event_auth(origin, event.room_id, event.event_id)
             await self._store_outlier_pdus(origin, event.room_id, rv, chain)
-            lacking = [i for i in wanted if i not in await self.rooms.events.have_events(wanted)]
-            await self.fetch_and_store_outliers(origin, event.room_id, rv, lacking)
+            await self.fetch_and_store_outliers(origin, event.room_id, rv, wanted)
             stored = await self.rooms.events.get_stored(wanted)
         return _check_against_cited(event, stored, create_id)
 
@@ -390,7 +389,8 @@ class FederationEventHandler:
         needed = {a for e in pending.values() for a in e.auth_event_ids} - pending.keys()
         if pending and needed:
             first = next(iter(pending.values()))
-            missing = [a for a in needed if a not in await self.rooms.events.have_events([a])]
+            have = await self.rooms.events.have_events(list(needed))
+            missing = [a for a in needed if a not in have]
             if missing:
                 pdus = await self.remote.get_events(origin, missing)
                 for pdu in pdus:
@@ -459,14 +459,13 @@ class FederationEventHandler:
         room_version = await self.rooms.rooms.get_room_version(room_id)
         if room_version is None:
             raise NotFound(f"Unknown room {room_id}")
-        oldest = await self.hs.store.db.fetch(
-            "SELECT event_id FROM events WHERE room_id = $1 ORDER BY depth ASC, stream_ordering"
-            " ASC LIMIT 1",
-            room_id,
+        oldest = await self.rooms.events.room_events_between(
+            room_id, after=None, before=None, limit=1, newest_first=False
         )
         if not oldest:
             return []
-        pdus = await self.remote.backfill(destination, room_id, [oldest[0]["event_id"]], limit)
+        from_id = oldest[0].event.event_id
+        pdus = await self.remote.backfill(destination, room_id, [from_id], limit)
         async with self.rooms.locks.lock(room_id):
             stored = await self._store_outlier_pdus(destination, room_id, room_version, pdus)
         events = [s.event for s in stored if s.rejected_reason is None]
