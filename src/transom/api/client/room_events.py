@@ -92,9 +92,14 @@ async def joined_members(req: ApiRequest) -> dict[str, Any]:
     joined: dict[str, Any] = {}
     for (event_type, state_key), event in state.items():
         if event_type == "m.room.member" and event.membership == "join":
+            # Client-Server API, "GET /rooms/{roomId}/joined_members" (all room versions):
+            # display_name and avatar_url are optional strings, so absent or non-string
+            # values are left out rather than sent as null.
+            fields = {"display_name": "displayname", "avatar_url": "avatar_url"}
             joined[state_key] = {
-                "display_name": event.content.get("displayname"),
-                "avatar_url": event.content.get("avatar_url"),
+                key: event.content[source]
+                for key, source in fields.items()
+                if isinstance(event.content.get(source), str)
             }
     return {"joined": joined}
 
