@@ -69,6 +69,8 @@ def _install_whoami(server: Any, seen: list[tuple[str, Any]]) -> None:
     async def whoami(req: ApiRequest) -> dict[str, Any]:
         body = (await req.body()).data if req.http.method != "GET" else None
         seen.append((req.origin, body))
+        # "Resolving server names" step 1: the Host header is the server name, with its port.
+        assert req.http.headers["Host"] == server.server_name
         return {"origin": req.origin}
 
     app = server.running.runners[1].app
