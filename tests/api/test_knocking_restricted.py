@@ -117,3 +117,23 @@ async def test_authoriser_is_the_most_powerful_local_member(server: ServerHandle
     assert (await post(server, b_tok, room_id, "join"))[0] == 200
     event = await member_event(server, a_tok, room_id, bob)
     assert event is not None and event["content"]["join_authorised_via_users_server"] == zed
+
+
+def test_allowed_room_ids_skips_malformed_and_unknown_conditions() -> None:
+    from transom.services.rooms.restricted import allowed_room_ids
+
+    content = {
+        "join_rule": "restricted",
+        "allow": [
+            {"type": "m.room_membership", "room_id": "!a:x"},
+            {"type": "m.room_membership"},
+            {"type": "org.example.unknown", "room_id": "!b:x"},
+            "not an object",
+            {"type": "m.room_membership", "room_id": 7},
+            {"type": "m.room_membership", "room_id": "!a:x"},
+            {"type": "m.room_membership", "room_id": "!c:x"},
+        ],
+    }
+    assert allowed_room_ids(content) == ["!a:x", "!c:x"]
+    assert allowed_room_ids({"join_rule": "restricted", "allow": "nope"}) == []
+    assert allowed_room_ids({"join_rule": "restricted"}) == []

@@ -12,13 +12,6 @@ from test_knocking import V3, create_room, knock, member_event, membership, post
 ServerHandle = Any
 
 
-async def _setup(server: ServerHandle, version: str) -> tuple[str, str, str, str]:
-    _, a_tok, _ = await server.register("alice")
-    bob, b_tok, _ = await server.register("bob")
-    room_id = await create_room(server, a_tok, version)
-    return room_id, a_tok, bob, b_tok
-
-
 async def _bring_to(
     server: ServerHandle, room_id: str, a_tok: str, bob: str, b_tok: str, start: str
 ) -> None:
@@ -36,22 +29,24 @@ async def _bring_to(
     assert await membership(server, a_tok, room_id, bob) == (None if start == "none" else start)
 
 
-@pytest.mark.parametrize("version", ["7", "12"])
 @pytest.mark.parametrize(
     ("start", "allowed"),
     [("none", True), ("leave", True), ("knock", True), ("invite", False), ("join", False),
      ("ban", False)],
 )  # fmt: skip
-async def test_into_knock(server: ServerHandle, version: str, start: str, allowed: bool) -> None:
-    room_id, a_tok, bob, b_tok = await _setup(server, version)
-    await _bring_to(server, room_id, a_tok, bob, b_tok, start)
-    status, body = await knock(server, b_tok, room_id, "again")
-    if allowed:
-        assert status == 200, body
-        assert await membership(server, a_tok, room_id, bob) == "knock"
-    else:
-        assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
-        assert await membership(server, a_tok, room_id, bob) == start
+async def test_into_knock(server: ServerHandle, start: str, allowed: bool) -> None:
+    _, a_tok, _ = await server.register("alice")
+    bob, b_tok, _ = await server.register("bob")
+    for version in ("7", "10", "12"):
+        room_id = await create_room(server, a_tok, version)
+        await _bring_to(server, room_id, a_tok, bob, b_tok, start)
+        status, body = await knock(server, b_tok, room_id, "again")
+        if allowed:
+            assert status == 200, body
+            assert await membership(server, a_tok, room_id, bob) == "knock"
+        else:
+            assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+            assert await membership(server, a_tok, room_id, bob) == start
 
 
 @pytest.mark.parametrize("version", ["7", "10", "12"])
@@ -93,7 +88,9 @@ async def test_out_of_knock(
 
 @pytest.mark.parametrize("version", ["7", "12"])
 async def test_knock_after_unban(server: ServerHandle, version: str) -> None:
-    room_id, a_tok, bob, b_tok = await _setup(server, version)
+    _, a_tok, _ = await server.register("alice")
+    bob, b_tok, _ = await server.register("bob")
+    room_id = await create_room(server, a_tok, version)
     assert (await knock(server, b_tok, room_id, "hi"))[0] == 200
     assert (await post(server, a_tok, room_id, "ban", user_id=bob))[0] == 200
     assert (await knock(server, b_tok, room_id, "sorry"))[0] == 403
