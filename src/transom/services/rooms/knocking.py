@@ -71,6 +71,11 @@ class KnockService:
             return None
         if await self.rooms.rooms.get_room_version(room_id) is None:
             return None
+        if self.remote_knock is not None and self.rooms.server_name not in (
+            await self.rooms.state.get_joined_hosts(room_id)
+        ):
+            # Known but left (or only seen through an invite): knock through a resident server.
+            return None
         return room_id
 
     async def _precheck(self, user_id: str, room_id: str) -> Event | None:

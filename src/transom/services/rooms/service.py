@@ -17,7 +17,7 @@ from transom.services.rooms.events import EventCreator
 from transom.services.rooms.locks import RoomLocks
 from transom.services.rooms.membership import MembershipService
 from transom.services.rooms.redaction import RedactionChecker
-from transom.services.rooms.restricted import restricted_join_content
+from transom.services.rooms.restricted import restricted_join_content, restricted_rules
 from transom.services.rooms.visibility import can_see_event, history_visibility
 from transom.storage.events import EventStore
 from transom.storage.pagination import PaginationStore
@@ -135,14 +135,18 @@ class RoomService:
         if room_version is None:
             raise NotFound("Unknown room: this server is not in it")
         # "Restricted rooms" (v8+; knock_restricted v10+): name a local authoriser if needed.
-        state = await self._state_events(await self.state.get_current_state_ids(room_id))
-        extra = await restricted_join_content(
-            user_id,
-            state,
-            room_version,
-            membership_of=lambda user, room: self.membership.membership_of(room, user),
-            is_local=self.is_local_user,
-        )
+        extra: JsonDict = {}
+        rules_id = await self.state.get_current_state_event_id(room_id, "m.room.join_rules", "")
+        rules = await self.events.get_event(rules_id) if rules_id else None
+        if rules is not None and rules.content.get("join_rule") in restricted_rules(room_version):
+            state = await self._state_events(await self.state.get_current_state_ids(room_id))
+            extra = await restricted_join_content(
+                user_id,
+                state,
+                room_version,
+                membership_of=lambda user, room: self.membership.membership_of(room, user),
+                is_local=self.is_local_user,
+            )
         return await self.membership.change(
             user_id, room_id, user_id, "join", reason=reason, extra=extra
         )
