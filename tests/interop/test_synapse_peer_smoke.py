@@ -54,14 +54,15 @@ async def test_synapse_peer_starts_registers_and_stops() -> None:
             assert keys["server_name"] == peer.server_name
             assert peer.server_name in keys["signatures"]
         pid = peer.pid
-    assert not Path(f"/proc/{pid}").exists() or _is_zombie_free(pid)
+    assert not _is_synapse(pid), "Synapse still runs (or is an unreaped zombie) after stop()"
     assert directory is not None and not directory.exists()
 
 
-def _is_zombie_free(pid: int) -> bool:
-    """True when /proc still lists ``pid`` only because it was reused by another process."""
+def _is_synapse(pid: int) -> bool:
+    """Whether ``pid`` is (still) a Synapse process; a zombie has an empty cmdline but a stat."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
-        return True
-    return b"synapse.app.homeserver" not in cmdline
+        return False
+    return state == "Z" or b"synapse.app.homeserver" in cmdline
