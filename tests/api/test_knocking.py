@@ -228,3 +228,56 @@ async def test_knocker_learns_nothing(server: ServerHandle, version: str) -> Non
         assert body["errcode"] == ("M_FORBIDDEN" if expected == 403 else "M_NOT_FOUND")
         text = str(body)
         assert "secret" not in text.lower(), (path, body)
+
+
+async def test_concurrent_identical_knocks_make_one_event(server: ServerHandle) -> None:
+    import asyncio
+
+    _, a_tok, _ = await server.register("alice")
+    bob, b_tok, _ = await server.register("bob")
+    room_id = await create_room(server, a_tok, "12")
+    before = await state_snapshot(server, a_tok, room_id)
+    results = await asyncio.gather(*(knock(server, b_tok, room_id, "same") for _ in range(5)))
+    assert [status for status, _ in results] == [200] * 5
+    after = await state_snapshot(server, a_tok, room_id)
+    assert set(after) - set(before) == {("m.room.member", bob)}
+    status, page = await server.request(
+        "GET", f"{V3}/rooms/{q(room_id)}/messages", a_tok, params={"dir": "b", "limit": "20"}
+    )
+    assert status == 200, page
+    knocks = [e for e in page["chunk"] if e.get("state_key") == bob]
+    assert len(knocks) == 1
+
+
+async def test_knock_through_state_api(make_server: Any) -> None:
+    """PUT /state/m.room.member/{self} with membership knock gets /knock's checks and limits."""
+    server = await make_server(
+        rc_knocks={
+            "per_user": {"per_second": 0.001, "burst_count": 1},
+            "per_room": {"per_second": 1000, "burst_count": 1000},
+            "per_server": {"per_second": 1000, "burst_count": 1000},
+        }
+    )
+    _, a_tok, _ = await server.register("alice")
+    bob, b_tok, _ = await server.register("bob")
+    rooms = [await create_room(server, a_tok, "10") for _ in range(2)]
+    invite_room = await create_room(server, a_tok, "10", "invite")
+
+    def put(room_id: str, content: dict[str, Any]) -> Any:
+        path = f"{V3}/rooms/{q(room_id)}/state/m.room.member/{q(bob)}"
+        return server.request("PUT", path, b_tok, json=content)
+
+    status, body = await put(invite_room, {"membership": "knock"})
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    status, body = await put(rooms[0], {"membership": "knock", "reason": 5})
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+    status, body = await put(rooms[0], {"membership": "knock", "reason": "via state"})
+    assert status == 200, body
+    event = await member_event(server, a_tok, rooms[0], bob)
+    assert event is not None and event["event_id"] == body["event_id"]
+    assert event["content"]["reason"] == "via state" and event["content"]["displayname"] == "bob"
+    # An identical repeat answers with the pending knock.
+    status, again = await put(rooms[0], {"membership": "knock", "reason": "via state"})
+    assert (status, again) == (200, body)
+    status, body = await put(rooms[1], {"membership": "knock"})
+    assert (status, body["errcode"]) == (429, "M_LIMIT_EXCEEDED")

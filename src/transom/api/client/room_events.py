@@ -40,6 +40,13 @@ async def put_state(req: ApiRequest) -> dict[str, Any]:
         membership = content.get("membership")
         if not isinstance(membership, str):
             raise BadJson("'membership' must be a string")
+        if membership == "knock" and state_key == user_id:
+            # A knock through the state API gets /knock's checks and rc_knocks limits.
+            reason = content.get("reason")
+            if reason is not None and not isinstance(reason, str):
+                raise BadJson("'reason' must be a string")
+            knock = await req.hs.knocking.knock_local(user_id, req.path("roomId"), reason=reason)
+            return {"event_id": knock.event_id}
     event = await req.hs.rooms.creator.send(
         req.path("roomId"), EventDraft(user_id, event_type, content, state_key)
     )

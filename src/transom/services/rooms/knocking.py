@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from transom.core.events import Event
 from transom.services.errors import Forbidden, LimitExceeded, NotFound
 from transom.services.ratelimit import RateLimiters
+from transom.services.rooms.locks import RoomLocks
 from transom.services.rooms.service import RoomService
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class KnockService:
         self.limiters = limiters
         self.remote_knock: RemoteKnock | None = None
         self.remote_rescind: RemoteRescind | None = None
+        self._pending = RoomLocks()
 
     async def knock(
         self, user_id: str, room_id_or_alias: str, *, reason: str | None, via: Sequence[str] = ()
@@ -52,16 +54,25 @@ class KnockService:
             if via and self.remote_knock is not None:
                 return await self.remote_knock(user_id, room_id_or_alias, via, reason)
             raise NotFound(f"Room {room_id_or_alias} not found")
-        previous = await self._precheck(user_id, room_id)
-        if previous is not None and await self._same_knock(user_id, previous, reason):
-            return room_id
-        self._reserve(user_id, room_id)
-        try:
-            await self.rooms.membership.change(user_id, room_id, user_id, "knock", reason=reason)
-        except BaseException:
-            self._refund(user_id, room_id)
-            raise
+        await self.knock_local(user_id, room_id, reason=reason)
         return room_id
+
+    async def knock_local(self, user_id: str, room_id: str, *, reason: str | None) -> Event:
+        """Knock on a room this server is in; returns the knock event (the pending one for an
+        identical repeat). One knock per user and room at a time, so that concurrent retries
+        are idempotent too."""
+        async with self._pending.lock(f"{user_id}|{room_id}"):
+            previous = await self._precheck(user_id, room_id)
+            if previous is not None and await self._same_knock(user_id, previous, reason):
+                return previous
+            self._reserve(user_id, room_id)
+            try:
+                return await self.rooms.membership.change(
+                    user_id, room_id, user_id, "knock", reason=reason
+                )
+            except BaseException:
+                self._refund(user_id, room_id)
+                raise
 
     async def _resolve_local(self, room_id_or_alias: str) -> str | None:
         """The room ID if this server is in the room, else None (unknown alias or room)."""
@@ -82,7 +93,8 @@ class KnockService:
         """Refuse a knock the auth rules would refuse, with a clear message; returns the
         user's pending knock event, if any."""
         room_version = await self.rooms.rooms.get_room_version(room_id)
-        assert room_version is not None
+        if room_version is None:
+            raise NotFound(f"Room {room_id} not found")
         # Room versions 1-6 have no `knock` membership (knocking is v7+).
         if not room_version.knocking:
             raise Forbidden(f"Room version {room_version.identifier} does not support knocking")
