@@ -281,3 +281,24 @@ async def test_knock_through_state_api(make_server: Any) -> None:
     assert (status, again) == (200, body)
     status, body = await put(rooms[1], {"membership": "knock"})
     assert (status, body["errcode"]) == (429, "M_LIMIT_EXCEEDED")
+
+
+async def test_knocker_sync_shows_knock_then_invite(server: ServerHandle) -> None:
+    _, a_tok, _ = await server.register("alice")
+    bob, b_tok, _ = await server.register("bob")
+    room_id = await create_room(server, a_tok, "12", name="Door")
+    assert (await knock(server, b_tok, room_id, "hi"))[0] == 200
+    status, sync = await server.request("GET", f"{V3}/sync", b_tok, params={"timeout": "0"})
+    assert status == 200, sync
+    events = sync["rooms"]["knock"][room_id]["knock_state"]["events"]
+    by_type = {(e["type"], e["state_key"]): e for e in events}
+    assert by_type[("m.room.join_rules", "")]["content"]["join_rule"] == "knock"
+    assert by_type[("m.room.name", "")]["content"]["name"] == "Door"
+    assert by_type[("m.room.member", bob)]["content"]["membership"] == "knock"
+    assert room_id not in sync["rooms"].get("join", {})
+    assert (await post(server, a_tok, room_id, "invite", user_id=bob))[0] == 200
+    status, sync = await server.request(
+        "GET", f"{V3}/sync", b_tok, params={"timeout": "0", "since": sync["next_batch"]}
+    )
+    assert status == 200, sync
+    assert room_id in sync["rooms"]["invite"]
