@@ -28,11 +28,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from transom.core.acl import server_allowed_by_acl
-from transom.core.auth import auth_types_for_event, check_auth, check_cited_auth_events
+from transom.core.auth import auth_types_for_event, check_auth
 from transom.core.errors import (
     AuthFailure,
     MatrixProtocolError,
-    MissingEventsError,
     SignatureError,
 )
 from transom.core.events import Event, JsonDict, StateKey
@@ -40,8 +39,8 @@ from transom.core.hashing import check_content_hash
 from transom.core.pdu import parse_pdu
 from transom.core.redaction import redact
 from transom.core.room_versions import RoomVersion
-from transom.core.state_res import resolve_state
 from transom.services.errors import BadJson, Forbidden, NotFound
+from transom.services.federation import outliers, prev_state
 from transom.services.federation.missing import RemoteEvents
 from transom.storage.events import StoredEvent
 from transom.storage.persist import PersistEntry
@@ -54,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 CREATE: StateKey = ("m.room.create", "")
 SERVER_ACL: StateKey = ("m.room.server_acl", "")
-# How many events a state fetch may pull from a peer through /event before giving up.
-MAX_STATE_FETCH = 500
 
 ReceivedListener = Callable[[Sequence[Event], str], Awaitable[None]]
 
@@ -247,83 +244,15 @@ class FederationEventHandler:
         events = await self.rooms.events.get_events(extremities, allow_rejected=True)
         return min((e.depth for e in events.values()), default=0)
 
-    # State before an event (step 5) -----------------------------------------------------------
+    # State before an event (step 5): see prev_state.py ---------------------------------------
 
     async def _state_before(self, origin: str, event: Event) -> tuple[StateMap, int | None]:
-        """The resolved state after each prev event, and a state group to store a delta on."""
-        state_sets: list[StateMap] = []
-        base_group: int | None = None
-        groups = await self.rooms.state.get_state_groups(event.prev_event_ids)
-        for prev_id in event.prev_event_ids:
-            group = groups.get(prev_id)
-            if group is not None:
-                state_sets.append(await self.rooms.state.get_group_state(group))
-                base_group = group if base_group is None else base_group
-            else:
-                state_sets.append(await self._remote_state_after(origin, event, prev_id))
-        if not state_sets:
-            return {}, None
-        if len(state_sets) == 1:
-            return state_sets[0], base_group
-        return await self._resolve(origin, event.room_version, state_sets), base_group
-
-    async def _remote_state_after(self, origin: str, event: Event, prev_id: str) -> StateMap:
-        """The state after a prev event we lack (or hold only as an outlier): ``/state_ids`` at
-        it from the origin, the events we lack fetched and stored as outliers."""
-        rv = event.room_version
-        remote = await self.remote.get_state_ids(origin, event.room_id, prev_id)
-        if remote is None:
-            raise NotFound(f"Cannot get the state at {prev_id} from {origin}")
-        wanted = [*remote.state_ids, *remote.auth_chain_ids, prev_id]
-        await self.fetch_and_store_outliers(origin, event.room_id, rv, wanted)
-        known = await self.rooms.events.get_stored([*remote.state_ids, prev_id])
-        state: StateMap = {}
-        for event_id in remote.state_ids:
-            stored = known.get(event_id)
-            if stored is not None and stored.event.is_state and stored.rejected_reason is None:
-                state[stored.event.state_tuple] = event_id
-        prev = known.get(prev_id)
-        if prev is None:
-            raise NotFound(f"Cannot fetch the prev event {prev_id} from {origin}")
-        if prev.event.is_state and prev.rejected_reason is None:
-            state[prev.event.state_tuple] = prev_id
-        return state
+        return await prev_state.state_before(self, origin, event)
 
     async def _resolve(
         self, origin: str, room_version: RoomVersion, state_sets: Sequence[StateMap]
     ) -> StateMap:
-        """State resolution with every event of the state sets and their auth chains loaded;
-        events we lack are fetched from ``origin`` once."""
-        if len({tuple(sorted(s.items())) for s in state_sets}) == 1:
-            return dict(state_sets[0])
-        ids = {event_id for state in state_sets for event_id in state.values()}
-        for attempt in range(2):
-            stored = await self._auth_closure(ids)
-            event_map = {i: s.event for i, s in stored.items()}
-            rejected = {i for i, s in stored.items() if s.rejected_reason is not None}
-            try:
-                return resolve_state(room_version, state_sets, event_map, rejected=rejected)
-            except MissingEventsError as exc:
-                if attempt:
-                    raise
-                room_id = next(iter(event_map.values())).room_id if event_map else ""
-                await self.fetch_and_store_outliers(origin, room_id, room_version, exc.event_ids)
-        raise AssertionError("unreachable")
-
-    async def _auth_closure(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
-        """The stored events among ``event_ids`` and their full auth chains."""
-        found: dict[str, StoredEvent] = {}
-        frontier = set(event_ids)
-        while frontier:
-            stored = await self.rooms.events.get_stored(frontier)
-            found.update(stored)
-            frontier = {
-                a for s in stored.values() for a in s.event.auth_event_ids if a not in found
-            } - set(stored)
-            frontier -= found.keys()
-            if not stored:
-                break
-        return found
+        return await prev_state.resolve(self, origin, room_version, state_sets)
 
     # Step 4: the event's own auth events ------------------------------------------------------
 
@@ -337,10 +266,10 @@ class FederationEventHandler:
         if any(i not in stored for i in wanted):
             # "Retrieving event authorisation information": ask the origin for the auth chain.
             chain = await self.remote.get_event_auth(origin, event.room_id, event.event_id)
-            await self._store_outlier_pdus(origin, event.room_id, rv, chain)
+            await outliers.store_outlier_pdus(self, origin, event.room_id, rv, chain)
             await self.fetch_and_store_outliers(origin, event.room_id, rv, wanted)
             stored = await self.rooms.events.get_stored(wanted)
-        return _check_against_cited(event, stored, create_id)
+        return outliers.check_against_cited(event, stored, create_id)
 
     async def _auth_state(self, event: Event, state: StateMap) -> dict[StateKey, Event]:
         """The events of ``state`` the auth rules read for ``event`` (and the create event)."""
@@ -351,78 +280,17 @@ class FederationEventHandler:
         events = await self.rooms.events.get_events(wanted.values())
         return {k: events[v] for k, v in wanted.items() if v in events}
 
-    # Outliers ---------------------------------------------------------------------------------
+    # Outliers: see outliers.py ---------------------------------------------------------------
 
     async def fetch_and_store_outliers(
         self, origin: str, room_id: str, room_version: RoomVersion, event_ids: Iterable[str]
     ) -> None:
-        """Fetch the events among ``event_ids`` we lack with ``/event`` and store them (and any
-        auth events they need) as outliers, each checked against its own auth events."""
-        ids = list(dict.fromkeys(event_ids))
-        have = await self.rooms.events.have_events(ids)
-        lacking = [i for i in ids if i not in have][:MAX_STATE_FETCH]
-        if not lacking:
-            return
-        pdus = await self.remote.get_events(origin, lacking)
-        await self._store_outlier_pdus(origin, room_id, room_version, pdus)
-
-    async def _store_outlier_pdus(
-        self, origin: str, room_id: str, room_version: RoomVersion, pdus: Sequence[JsonDict]
-    ) -> list[StoredEvent]:
-        events: list[Event] = []
-        for pdu in pdus:
-            try:
-                events.append(await self.validate_incoming(origin, room_id, pdu, room_version))
-            except MatrixProtocolError as exc:
-                logger.info("Dropping an event fetched from %s: %s", origin, exc.message)
-        return await self.store_outliers(origin, events)
+        """Fetch the events among ``event_ids`` we lack and store them as outliers."""
+        await outliers.fetch_and_store_outliers(self, origin, room_id, room_version, event_ids)
 
     async def store_outliers(self, origin: str, events: Sequence[Event]) -> list[StoredEvent]:
-        """Store validated events whose state is unknown, in auth order, each authorised by its
-        own auth events only (step 4); a failure stores it as rejected."""
-        pending = {e.event_id: e for e in events}
-        known = await self.rooms.events.have_events(list(pending))
-        for event_id in known:
-            pending.pop(event_id)
-        result: list[StoredEvent] = []
-        # Fetch auth events neither stored nor in the batch (one round).
-        needed = {a for e in pending.values() for a in e.auth_event_ids} - pending.keys()
-        if pending and needed:
-            first = next(iter(pending.values()))
-            have = await self.rooms.events.have_events(list(needed))
-            missing = [a for a in needed if a not in have]
-            if missing:
-                pdus = await self.remote.get_events(origin, missing)
-                for pdu in pdus:
-                    try:
-                        extra = await self.validate_incoming(
-                            origin, first.room_id, pdu, first.room_version
-                        )
-                    except MatrixProtocolError:
-                        continue
-                    pending.setdefault(extra.event_id, extra)
-        while pending:
-            ready = [e for e in pending.values() if not any(a in pending for a in e.auth_event_ids)]
-            if not ready:  # an auth cycle: nothing in it can be authorised
-                ready = list(pending.values())
-            ready.sort(key=lambda e: (e.depth, e.event_id))
-            for event in ready:
-                del pending[event.event_id]
-                create_id = None
-                rv = event.room_version
-                if rv.room_id_is_create_hash and not event.is_create:
-                    create_id = "$" + event.room_id[1:]
-                wanted = [*event.auth_event_ids, *([create_id] if create_id else [])]
-                stored = await self.rooms.events.get_stored(wanted)
-                failure = _check_against_cited(event, stored, create_id)
-                entry = PersistEntry(
-                    event=event,
-                    state_after=None,
-                    outlier=True,
-                    rejected_reason=str(failure) if failure is not None else None,
-                )
-                result.extend(await self.rooms.persister.persist([entry]))
-        return result
+        """Store validated events whose state is unknown (step 4 only)."""
+        return await outliers.store_outliers(self, origin, events)
 
     # ACLs -------------------------------------------------------------------------------------
 
@@ -467,27 +335,8 @@ class FederationEventHandler:
         from_id = oldest[0].event.event_id
         pdus = await self.remote.backfill(destination, room_id, [from_id], limit)
         async with self.rooms.locks.lock(room_id):
-            stored = await self._store_outlier_pdus(destination, room_id, room_version, pdus)
+            stored = await outliers.store_outlier_pdus(
+                self, destination, room_id, room_version, pdus
+            )
         events = [s.event for s in stored if s.rejected_reason is None]
         return sorted(events, key=lambda e: e.depth, reverse=True)
-
-
-def _check_against_cited(
-    event: Event, stored: dict[str, StoredEvent], create_id: str | None
-) -> AuthFailure | None:
-    """Step 4: the auth rules with the event's cited auth events as the state."""
-    missing = [i for i in event.auth_event_ids if i not in stored]
-    if missing:
-        return AuthFailure(rule="auth_events", reason=f"missing auth events {sorted(missing)}")
-    cited = [stored[i].event for i in event.auth_event_ids]
-    rejected = {i for i in event.auth_event_ids if stored[i].rejected_reason is not None}
-    failure = check_cited_auth_events(event, cited, rejected)
-    if failure is not None:
-        return failure
-    auth_map = {e.state_tuple: e for e in cited}
-    if create_id is not None:
-        create = stored.get(create_id)
-        if create is None or create.rejected_reason is not None:
-            return AuthFailure(rule="room_id", reason="the room's create event is unknown")
-        auth_map[CREATE] = create.event
-    return check_auth(event, auth_map)
