@@ -38,6 +38,7 @@ from transom.services.directory import DirectoryService
 from transom.services.ephemeral import ReceiptService, TypingService
 from transom.services.federation import FederationClient, KeyRing
 from transom.services.federation.events import FederationEventHandler
+from transom.services.federation.knocking import FederationKnocking
 from transom.services.federation.membership import FederationMembership
 from transom.services.federation.queries import FederationQueries
 from transom.services.federation.reads import FederationReads
@@ -152,6 +153,12 @@ class HomeServer:
         self.federation_queries = FederationQueries(self)
         self.rooms.remote = self.remote_membership
         self.rooms.directory.remote = self.federation_queries
+        # Knocking over federation: make_knock/send_knock served, remote knocks and rescinds,
+        # rejections of our users' knocks delivered by the room's server.
+        self.federation_knocking = FederationKnocking(self)
+        self.knocking.remote_knock = self.federation_knocking.remote_knock
+        self.knocking.remote_rescind = self.federation_knocking.remote_rescind
+        self.federation_transactions.out_of_room = self.federation_knocking.on_pdu_outside_room
 
         # Sync and filters (after typing, receipts and account data, which it reads).
         self.filters = FilterStore(store.db)

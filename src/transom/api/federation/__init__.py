@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from transom.api.federation import (
     hierarchy,
     keys,
+    knocking,
     membership,
     public_rooms,
     query,
@@ -19,7 +20,7 @@ from transom.api.routing import Route
 if TYPE_CHECKING:
     from transom.app import HomeServer
 
-MODULES = [version, send, reads, membership, query, public_rooms, hierarchy]
+MODULES = [version, send, reads, membership, query, public_rooms, hierarchy, knocking]
 KEY_MODULES = [keys]
 
 

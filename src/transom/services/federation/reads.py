@@ -141,8 +141,18 @@ class FederationReads:
         }
 
     async def event_auth(self, origin: str, room_id: str, event_id: str) -> JsonDict:
-        await self.check_room_access(origin, room_id)
-        event = await self._event_in_room(room_id, event_id)
+        try:
+            await self.check_room_access(origin, room_id)
+            event = await self._event_in_room(room_id, event_id)
+        except Forbidden:
+            # A member event about one of the origin's users (the kick or ban of its knocker,
+            # sent to it) is also served, so that server can check who rejected the knock.
+            event = await self._event_in_room(room_id, event_id)
+            target = event.state_key if event.type == "m.room.member" else None
+            if target is None or target.partition(":")[2] != origin:
+                raise
+            if not await self.events.server_allowed(origin, room_id):
+                raise
         chain = await self._auth_chain(_auth_ids(event))
         events = await self.rooms.events.get_events(chain)
         ordered = sorted(events.values(), key=lambda e: (e.depth, e.event_id))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from transom.core.errors import MatrixProtocolError
@@ -62,6 +62,9 @@ class TransactionHandler:
         self.events = events
         self.store = InboundTransactionStore(hs.store.db)
         self._inflight: dict[tuple[str, str], asyncio.Future[JsonDict]] = {}
+        # (origin, PDU) -> (handled, error): member events about our users' out-of-band
+        # memberships in rooms we are not in (a rejected knock); set by the composition root.
+        self.out_of_room: Callable[[str, Any], Awaitable[tuple[bool, str | None]]] | None = None
 
     async def on_send(self, origin: str, txn_id: str, body: Mapping[str, Any]) -> JsonDict:
         pdus, edus = parse_transaction(body)
@@ -100,7 +103,11 @@ class TransactionHandler:
         async def room_worker(items: list[tuple[str, Any]]) -> None:
             items.sort(key=lambda item: _depth_of(item[1]))
             for event_id, pdu in items:
-                error = await self.events.receive_pdu(origin, pdu)
+                handled, error = False, None
+                if self.out_of_room is not None:
+                    handled, error = await self.out_of_room(origin, pdu)
+                if not handled:
+                    error = await self.events.receive_pdu(origin, pdu)
                 results[event_id] = {} if error is None else {"error": error}
 
         await asyncio.gather(*(room_worker(items) for items in by_room.values()))

@@ -51,7 +51,9 @@ class KnockService:
         """Knock on a room; returns its room ID."""
         room_id = await self._resolve_local(room_id_or_alias)
         if room_id is None:
-            if via and self.remote_knock is not None:
+            # Servers to try: `via`, the alias's servers, the room ID's server (v1-v11 IDs).
+            has_servers = via or not room_id_or_alias.startswith("!") or ":" in room_id_or_alias
+            if has_servers and self.remote_knock is not None:
                 return await self.remote_knock(user_id, room_id_or_alias, via, reason)
             raise NotFound(f"Room {room_id_or_alias} not found")
         await self.knock_local(user_id, room_id, reason=reason)
