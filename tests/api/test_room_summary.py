@@ -131,3 +131,20 @@ async def test_knock_room_in_public_directory(server: ServerHandle) -> None:
     chunk = {r["room_id"]: r for r in body["chunk"]}
     assert chunk[room_id]["join_rule"] == "knock"
     assert chunk[room_id]["name"] == "Door"
+
+
+async def test_remote_summary_hook(server: ServerHandle) -> None:
+    """A room this server is not in, with `via`, is asked of the federation hook."""
+    calls: list[tuple[Any, str, list[str]]] = []
+
+    async def remote_summary(user: Any, room: str, servers: Any) -> dict[str, Any]:
+        calls.append((user, room, list(servers)))
+        return {"room_id": "!far:elsewhere.example", "join_rule": "knock"}
+
+    server.hs.room_summary.remote_summary = remote_summary
+    path = f"{V1}/room_summary/{q('#far:elsewhere.example')}"
+    status, body = await server.request("GET", path, params={"via": "elsewhere.example"})
+    assert (status, body["room_id"]) == (200, "!far:elsewhere.example")
+    assert calls == [(None, "#far:elsewhere.example", ["elsewhere.example"])]
+    status, body = await summary(server, "#far:elsewhere.example")
+    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
