@@ -16,7 +16,7 @@ from transom.core.events import Event, JsonDict, StateKey
 from transom.services.filtering import Filter
 from transom.services.rooms.visibility import can_see_event
 from transom.services.sync.tokens import SyncToken
-from transom.storage.events import StoredEvent
+from transom.storage.events import LruCache, StoredEvent
 from transom.storage.state import StateMap
 
 if TYPE_CHECKING:
@@ -50,6 +50,30 @@ class Loader:
     def __init__(self, rooms: RoomService, queries: SyncQueries) -> None:
         self.rooms = rooms
         self.queries = queries
+        # event ID -> state group of the state after it (immutable once written).
+        self._groups: LruCache[str, int] = LruCache(100_000)
+
+    async def state_groups(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """The state group after each event, from the cache or in one query."""
+        found: dict[str, int] = {}
+        missing: list[str] = []
+        for event_id in dict.fromkeys(event_ids):
+            group = self._groups.get(event_id)
+            if group is None:
+                missing.append(event_id)
+            else:
+                found[event_id] = group
+        for start in range(0, len(missing), 500):
+            loaded = await self.rooms.state.get_state_groups(missing[start : start + 500])
+            for event_id, group in loaded.items():
+                self._groups.put(event_id, group)
+            found.update(loaded)
+        return found
+
+    async def prefetch_groups(self, events: Sequence[Event], event_ids: Sequence[str]) -> None:
+        """Warm the group cache for the state before ``events`` and after ``event_ids``."""
+        wanted = [p for e in events for p in e.prev_event_ids] + list(event_ids)
+        await self.state_groups(wanted)
 
     async def stored(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
         return await self.rooms.events.get_stored(event_ids)
@@ -58,10 +82,14 @@ class Loader:
         return await self.rooms.events.get_events(event_ids)
 
     async def state_before(self, event: Event) -> StateMap:
+        prev_ids = list(event.prev_event_ids)
+        if len(prev_ids) == 1:
+            return await self.state_after(prev_ids[0])
         return await self.rooms.state.get_state_before(event) or {}
 
     async def state_after(self, event_id: str) -> StateMap:
-        return await self.rooms.state.get_state_after(event_id) or {}
+        group = (await self.state_groups([event_id])).get(event_id)
+        return await self.rooms.state.get_group_state(group) if group is not None else {}
 
     async def state_at_stream(self, room_id: str, stream: int) -> StateMap:
         """The room's state after its last event at or before ``stream``."""
@@ -76,7 +104,7 @@ class Loader:
         state groups in one query, state events through the cache."""
         if not events:
             return []
-        groups = await self.rooms.state.get_state_groups([e.event_id for e in events])
+        groups = await self.state_groups([e.event_id for e in events])
         keys = (("m.room.history_visibility", ""), ("m.room.member", user_id))
         wanted: dict[str, dict[StateKey, str]] = {}
         for event in events:
@@ -103,24 +131,34 @@ class Loader:
         events: Sequence[Event],
         start_state: Mapping[StateKey, str],
     ) -> list[JsonDict]:
-        """Client events with ``unsigned.transaction_id`` for the requesting device's own
-        events (spec "Transaction identifiers") and ``prev_content``/``prev_sender``/
-        ``replaces_state`` for state events, walking the timeline from ``start_state``."""
-        serialized = await self.rooms.serialize(events)
-        own = [e.event_id for e in events if e.sender == request.user_id]
+        return (await self.serialize_timelines(request, [(events, start_state)]))[0]
+
+    async def serialize_timelines(
+        self,
+        request: SyncRequest,
+        timelines: Sequence[tuple[Sequence[Event], Mapping[StateKey, str]]],
+    ) -> list[list[JsonDict]]:
+        """Client events of several timelines in one batch, with ``unsigned.transaction_id``
+        for the requesting device's own events (spec "Transaction identifiers") and
+        ``prev_content``/``prev_sender``/``replaces_state`` for state events, found by
+        walking each timeline from its ``start_state``."""
+        everything = [e for events, _ in timelines for e in events]
+        serialized = await self.rooms.serialize(everything)
+        own = [e.event_id for e in everything if e.sender == request.user_id]
         txn_ids: dict[str, str] = {}
         if own and request.device_id is not None:
             txn_ids = await self.queries.txn_ids(request.user_id, request.device_id, own)
-        running = dict(start_state)
         replaced: dict[str, str] = {}
-        for event in events:
-            if event.is_state:
-                previous = running.get(event.state_tuple)
-                if previous is not None and previous != event.event_id:
-                    replaced[event.event_id] = previous
-                running[event.state_tuple] = event.event_id
+        for events, start_state in timelines:
+            running = dict(start_state) if any(e.is_state for e in events) else {}
+            for event in events:
+                if event.is_state:
+                    previous = running.get(event.state_tuple)
+                    if previous is not None and previous != event.event_id:
+                        replaced[event.event_id] = previous
+                    running[event.state_tuple] = event.event_id
         previous_events = await self.events(list(replaced.values())) if replaced else {}
-        for event, client in zip(events, serialized, strict=True):
+        for event, client in zip(everything, serialized, strict=True):
             unsigned = client.setdefault("unsigned", {})
             if event.event_id in txn_ids:
                 unsigned["transaction_id"] = txn_ids[event.event_id]
@@ -131,4 +169,9 @@ class Loader:
                 if prev is not None:
                     unsigned["prev_content"] = dict(prev.content)
                     unsigned["prev_sender"] = prev.sender
-        return serialized
+        result: list[list[JsonDict]] = []
+        offset = 0
+        for events, _ in timelines:
+            result.append(serialized[offset : offset + len(events)])
+            offset += len(events)
+        return result

@@ -86,6 +86,12 @@ class Extras:
         global_data, rooms = await service.changes(user_id, after)
         return dict(global_data or {}), dict(rooms or {})
 
+    async def unread_counts_many(
+        self, user_id: str, room_ids: Sequence[str]
+    ) -> dict[str, tuple[int, int]]:
+        """Counts for several rooms (one query each: the push store has no batch read)."""
+        return {room_id: await self.unread_counts(user_id, room_id) for room_id in room_ids}
+
     async def unread_counts(self, user_id: str, room_id: str) -> tuple[int, int]:
         push = getattr(self.hs, "push", None)
         if push is None or not hasattr(push, "unread_counts"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from transom.core.events import Event, JsonDict, StateKey
+from transom.services.filtering import RoomEventFilter
 from transom.services.sync.context import Loader, SyncRequest
 from transom.services.sync.extras import Extras
 from transom.services.sync.summary import room_summary
@@ -42,40 +43,60 @@ async def build_joined(
     timelines = await load_timelines(loader, request, queries)
     room_ids = [m.room_id for m in memberships]
     ephemeral = await _ephemeral(extras, request, room_ids)
-    result: dict[str, JsonDict] = {}
+    included: list[tuple[str, Timeline, StateMap, list[Event]]] = []
+    firsts = [t.events[0] for t in timelines.values() if t.events]
+    lasts = [t.last_event_id for t in timelines.values() if t.last_event_id is not None]
+    await loader.prefetch_groups(firsts, lasts)
     for m in memberships:
         room_id = m.room_id
         full = since is None or request.full_state or room_id in newly
         timeline = timelines[room_id]
-        account_data = room_account_data.get(room_id, {})
-        if not (full or timeline.events or ephemeral.get(room_id) or account_data):
+        if not (
+            full or timeline.events or ephemeral.get(room_id) or room_account_data.get(room_id)
+        ):
             continue
-        room: JsonDict = {}
-        state_key = "state_after" if request.use_state_after else "state"
-        state_events = await _room_state(loader, request, room_id, timeline, full)
-        room[state_key] = {"events": await loader.rooms.serialize(state_events)}
         start_state = await _start_state(loader, request, room_id, timeline)
-        room["timeline"] = {
-            "events": await loader.serialize_timeline(request, timeline.events, start_state),
-            "limited": timeline.limited,
-            "prev_batch": timeline.prev_batch or f"s{request.now}_{request.typing_serial}",
+        state_events = await _room_state(loader, request, room_id, timeline, start_state, full)
+        included.append((room_id, timeline, start_state, state_events))
+    # Serialise every room's state and timeline in one batch.
+    serialized = await loader.serialize_timelines(
+        request,
+        [(state, {}) for _, _, _, state in included]
+        + [(timeline.events, start) for _, timeline, start, _ in included],
+    )
+    states, serialized_timelines = serialized[: len(included)], serialized[len(included) :]
+    counts = await extras.unread_counts_many(request.user_id, [r for r, _, _, _ in included])
+    result: dict[str, JsonDict] = {}
+    ad_filter = request.filter.room.account_data
+    state_key = "state_after" if request.use_state_after else "state"
+    for (room_id, timeline, _, _), state, events in zip(
+        included, states, serialized_timelines, strict=True
+    ):
+        for event in state:
+            event.get("unsigned", {}).pop("transaction_id", None)
+        account_data = room_account_data.get(room_id, {})
+        notifications, highlights = counts[room_id]
+        result[room_id] = {
+            state_key: {"events": state},
+            "timeline": {
+                "events": events,
+                "limited": timeline.limited,
+                "prev_batch": timeline.prev_batch or f"s{request.now}_{request.typing_serial}",
+            },
+            "ephemeral": {"events": ephemeral.get(room_id, [])},
+            "account_data": {
+                "events": [
+                    {"type": t, "content": c}
+                    for t, c in account_data.items()
+                    if ad_filter.matches({"type": t, "sender": request.user_id, "room_id": room_id})
+                ]
+            },
+            "unread_notifications": {
+                "notification_count": notifications,
+                "highlight_count": highlights,
+            },
+            "summary": await room_summary(loader, request.user_id, room_id),
         }
-        room["ephemeral"] = {"events": ephemeral.get(room_id, [])}
-        ad_filter = request.filter.room.account_data
-        room["account_data"] = {
-            "events": [
-                {"type": t, "content": c}
-                for t, c in account_data.items()
-                if ad_filter.matches({"type": t, "sender": request.user_id, "room_id": room_id})
-            ]
-        }
-        notifications, highlights = await extras.unread_counts(request.user_id, room_id)
-        room["unread_notifications"] = {
-            "notification_count": notifications,
-            "highlight_count": highlights,
-        }
-        room["summary"] = await room_summary(loader, request.user_id, room_id)
-        result[room_id] = room
     return result
 
 
@@ -139,7 +160,12 @@ async def _start_state(
 
 
 async def _room_state(
-    loader: Loader, request: SyncRequest, room_id: str, timeline: Timeline, full: bool
+    loader: Loader,
+    request: SyncRequest,
+    room_id: str,
+    timeline: Timeline,
+    start: StateMap,
+    full: bool,
 ) -> list[Event]:
     """The ``state`` (or ``state_after``) events of one joined room, filtered and lazy-loaded."""
     since = request.since_stream
@@ -157,29 +183,32 @@ async def _room_state(
             target = {k: v for k, v in end.items() if base.get(k) != v}
         gap_members: set[str] = set()
     else:
-        start = await _start_state(loader, request, room_id, timeline)
         if full or since is None:
             target = start
         elif timeline.limited or _timeline_hides_events(request):
             base = await loader.state_at_stream(room_id, since)
+            wanted = start
             if _timeline_hides_events(request) and timeline.last_event_id is not None:
+                # Events the timeline filter hides still change state: report them here.
                 end = await loader.state_after(timeline.last_event_id)
-                start = {k: v for k, v in end.items() if v not in in_timeline}
-            target = {k: v for k, v in start.items() if base.get(k) != v}
+                wanted = {k: v for k, v in end.items() if v not in in_timeline}
+            target = {k: v for k, v in wanted.items() if base.get(k) != v}
         else:
             target = {}
         # Spec "Syncing": when limited, membership changes in the gap are always sent.
         gap_members = {k[1] for k in target if k[0] == "m.room.member"} if not full else set()
     target = {k: v for k, v in target.items() if v not in in_timeline}
     if request.filter.lazy_load_members:
-        start_for_lazy = await _start_state(loader, request, room_id, timeline)
-        target = _lazy_members(
-            request, room_id, target, start_for_lazy, timeline, full, gap_members
-        )
+        target = _lazy_members(request, room_id, target, start, timeline, full, gap_members)
     events = await loader.events(list(target.values()))
     state_filter = request.filter.room.state
-    chosen = [events[v] for v in target.values() if v in events]
-    return [e for e in sorted(chosen, key=_state_order) if state_filter.matches(e)]
+    chosen = sorted((events[v] for v in target.values() if v in events), key=_state_order)
+    if state_filter == _NO_FILTER:
+        return chosen
+    return [e for e in chosen if state_filter.matches(e)]
+
+
+_NO_FILTER = RoomEventFilter()
 
 
 def _state_order(event: Event) -> tuple[int, str, str]:

@@ -53,6 +53,7 @@ async def load_timelines(
             )
         )
     stored = await loader.stored([eid for rows in ids.values() for _, eid in rows])
+    filtering = _filters_events(tl_filter)
     result: dict[str, Timeline] = {}
     for q in queries:
         rows = ids.get(q.room_id, [])
@@ -60,9 +61,11 @@ async def load_timelines(
         timeline = Timeline(last_event_id=raw[0].event.event_id if raw else None)
         events = [s.event for s in raw]
         limited = len(events) > limit
-        if _filters_events(tl_filter) and len(raw) > limit:
+        if filtering and len(raw) > limit:
             events, limited = await _page_filtered(loader, q, tl_filter, limit)
-        events = [e for e in events if tl_filter.matches(e)][:limit]
+        if filtering:
+            events = [e for e in events if tl_filter.matches(e)]
+        events = events[:limit]
         orderings = {s.event.event_id: s.stream_ordering for s in raw}
         events = await _visible(loader, request, q, events, orderings)
         events.reverse()
