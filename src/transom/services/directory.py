@@ -1,8 +1,9 @@
 """Room aliases and the published room directory (client-server API "Room aliases" and
 "Listing rooms": directory.yaml, list_public_rooms.yaml).
 
-- Aliases: local aliases only; 409 for a taken alias; deletion by the alias's creator, a server
-  admin, or a room member with the power to send ``m.room.canonical_alias``.
+- Aliases: local aliases are created here, remote ones resolved over federation; 409 for a
+  taken alias; deletion by the alias's creator, a server admin, or a room member with the power
+  to send ``m.room.canonical_alias``.
 - Room directory visibility: read by anyone, changed by server admins or members with the power
   to send ``m.room.canonical_alias`` (the room's moderators).
 - ``/publicRooms``: published rooms, largest first, searched by ``generic_search_term``, paged
@@ -91,10 +92,15 @@ class DirectoryService:
 
     async def resolve_alias(self, alias: str) -> JsonDict:
         try:
-            RoomAlias.parse(alias)
+            parsed = RoomAlias.parse(alias)
         except InvalidIdentifier:
             raise InvalidParam(f"Invalid room alias {alias!r}") from None
         found = await self.rooms.rooms.get_alias(alias)
+        if found is None and parsed.domain != self.server_name:
+            # Client-server API "GET /directory/room/{roomAlias}" (all room versions): a remote
+            # alias is resolved over federation (server-server API "/query/directory").
+            room_id, servers = await self.rooms.directory.resolve_room_and_servers(alias)
+            return {"room_id": room_id, "servers": servers}
         if found is None:
             raise NotFound(f"Room alias {alias} not found")
         room_id = found[0]
