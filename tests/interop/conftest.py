@@ -1,0 +1,222 @@
+"""Interop fixtures: one Synapse (from PyPI) and one Transom per test module, federating over TLS
+on loopback (Server-Server API "Resolving server names" step 2: both server names are
+``127.0.0.1:<port>``, so no discovery lookups happen).
+
+Both servers are driven through their Client-Server APIs by the same small ``Peer`` interface
+(``request``, ``register``, ``server_name``); tests make fresh users and rooms, never fresh servers.
+
+Synapse is installed into ``.venv-synapse/`` on first use. When that fails (no network) the tests
+are skipped with the reason, unless ``TRANSOM_TEST_SYNAPSE=required`` (as in CI): then they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from signedjson.key import generate_signing_key, write_signing_keys
+
+from transom.app import HomeServer, RunningServer, start
+from transom.config import parse_config
+
+from .synapse_peer import SynapsePeer, SynapseStartError, ensure_synapse, free_port
+
+SHARED_SECRET = "interop-shared-secret"
+GENEROUS = {"per_second": 100000, "burst_count": 100000}
+
+
+def q(value: str) -> str:
+    """Quote one path segment (event IDs, room IDs and aliases hold reserved characters)."""
+    return quote(value, safe="")
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str = "a condition", timeout: float = 15
+) -> None:
+    """Poll ``check`` every 0.1 s until it holds; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Peer:
+    """A homeserver seen through its Client-Server API (Synapse or Transom alike)."""
+
+    def __init__(self, name: str, server_name: str, client_url: str, secret: str) -> None:
+        self.name = name
+        self.server_name = server_name
+        self.client_url = client_url
+        self.secret = secret
+        self.session = aiohttp.ClientSession()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        json: Any = None,
+        params: dict[str, str] | list[tuple[str, str]] | None = None,
+    ) -> tuple[int, Any]:
+        """One request; (status, JSON body or text)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(
+            method, self.client_url + path, json=json, params=params, headers=headers
+        ) as resp:
+            if resp.content_type == "application/json":
+                return resp.status, await resp.json()
+            return resp.status, await resp.text()
+
+    async def register(self, prefix: str) -> tuple[str, str]:
+        """A fresh user through the shared-secret admin API (both servers serve it);
+        returns (user_id, access_token)."""
+        localpart = f"{prefix}{secrets.token_hex(3)}"
+        status, body = await self.request("GET", "/_synapse/admin/v1/register")
+        assert status == 200, body
+        nonce, password = body["nonce"], "pw-" + localpart
+        message = "\x00".join([nonce, localpart, password, "notadmin"])
+        mac = hmac.new(self.secret.encode(), message.encode(), hashlib.sha1).hexdigest()
+        status, body = await self.request(
+            "POST", "/_synapse/admin/v1/register",
+            json={"nonce": nonce, "username": localpart, "password": password,
+                  "admin": False, "mac": mac},
+        )  # fmt: skip
+        assert status == 200, body
+        return body["user_id"], body["access_token"]
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class TransomPeer(Peer):
+    """Transom, with its HomeServer reachable for white-box checks."""
+
+    def __init__(self, running: RunningServer) -> None:
+        hs = running.hs
+        super().__init__(
+            "transom",
+            hs.config.server_name,
+            f"http://127.0.0.1:{running.port_for('client')}",
+            SHARED_SECRET,
+        )
+        self.running = running
+        self.hs: HomeServer = hs
+
+
+class SynapseClient(Peer):
+    """Synapse, with its log for failure messages."""
+
+    def __init__(self, peer: SynapsePeer) -> None:
+        super().__init__(
+            "synapse", peer.server_name, peer.client_url, peer.registration_shared_secret
+        )
+        self.peer = peer
+
+
+async def _start_synapse() -> SynapsePeer:
+    try:
+        await asyncio.to_thread(ensure_synapse)
+    except SynapseStartError as exc:
+        message = f"Synapse could not be installed, interop tests skipped: {exc}"
+        if os.environ.get("TRANSOM_TEST_SYNAPSE", "").lower() == "required":
+            pytest.fail(message.replace("skipped", "required (TRANSOM_TEST_SYNAPSE=required)"))
+        pytest.skip(message)
+    peer = SynapsePeer(bcrypt_rounds=4, log_level="INFO")
+    await peer.start()
+    return peer
+
+
+async def _start_transom(folder: Path) -> RunningServer:
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    key_path = folder / "signing.key"
+    with open(key_path, "w") as f:
+        write_signing_keys(f, [generate_signing_key(f"k{port}")])
+    raw: dict[str, Any] = {
+        "server_name": f"127.0.0.1:{port}",
+        "signing_key_path": str(key_path),
+        "registration_shared_secret": SHARED_SECRET,
+        "database": {"name": "sqlite", "args": {"database": str(folder / "transom.db")}},
+        "listeners": [
+            {"port": 0, "tls": False, "resources": [{"names": ["client"]}]},
+            {"port": port, "tls": True, "resources": [{"names": ["federation", "keys"]}]},
+        ],
+        "tls_certificate_path": str(folder / "tls.crt"),
+        "tls_private_key_path": str(folder / "tls.key"),
+        "federation_verify_certificates": False,
+        "ip_range_blacklist": [],
+        "allow_public_rooms_over_federation": True,
+        "federation_retry": {"min_interval_ms": 200, "max_interval_ms": 2000, "multiplier": 2},
+        "bcrypt_rounds": 4,
+        "shutdown_timeout": 5,
+        "rc_message": GENEROUS,
+        "rc_registration": GENEROUS,
+        "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
+        "rc_joins": {"local": GENEROUS, "remote": GENEROUS},
+        "rc_invites": {"per_room": GENEROUS, "per_user": GENEROUS, "per_issuer": GENEROUS},
+        "rc_knocks": {"per_user": GENEROUS, "per_room": GENEROUS, "per_server": GENEROUS},
+    }
+    return await start(parse_config(raw, folder))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def synapse() -> AsyncIterator[SynapseClient]:
+    """One Synapse for the whole test module."""
+    peer = await _start_synapse()
+    client = SynapseClient(peer)
+    try:
+        yield client
+    finally:
+        await client.close()
+        await peer.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def transom(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TransomPeer]:
+    """One Transom for the whole test module."""
+    running = await _start_transom(tmp_path_factory.mktemp("transom"))
+    client = TransomPeer(running)
+    try:
+        yield client
+    finally:
+        await client.close()
+        await running.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def peers(synapse: SynapseClient, transom: TransomPeer) -> tuple[SynapseClient, TransomPeer]:
+    """Both servers, started."""
+    return synapse, transom
+
+
+@pytest.fixture(autouse=True)
+def synapse_log_on_failure(
+    request: pytest.FixtureRequest,
+) -> Any:
+    """Print the tail of Synapse's log when a test fails (the other half of the story)."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and "synapse" in request.fixturenames:
+        peer: SynapseClient = request.getfixturevalue("synapse")
+        print(peer.peer.log_tail(80))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report
