@@ -256,3 +256,15 @@ async def test_bad_tokens_and_params(server: ServerHandle) -> None:
     assert status == 200
     status, body = await server.request("GET", f"{V3}/sync")
     assert status == 401
+
+
+async def test_use_state_after(server: ServerHandle) -> None:
+    _, token, _ = await server.register("alice")
+    room_id = await create_room(server, token, name="Old name")
+    first = await do_sync(server, token)
+    await put_state(server, token, room_id, "m.room.name", {"name": "New name"})
+    body = await do_sync(server, token, first["next_batch"], use_state_after="true")
+    room = body["rooms"]["join"][room_id]
+    assert "state" not in room
+    names = [e["content"]["name"] for e in room["state_after"]["events"]]
+    assert names == ["New name"]  # the state at the END of the timeline

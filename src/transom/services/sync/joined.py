@@ -197,7 +197,10 @@ async def _room_state(
             target = {}
         # Spec "Syncing": when limited, membership changes in the gap are always sent.
         gap_members = {k[1] for k in target if k[0] == "m.room.member"} if not full else set()
-    target = {k: v for k, v in target.items() if v not in in_timeline}
+    if not request.use_state_after:
+        # ``state_after`` lists every change up to the timeline's end, those in it included
+        # (clients must not apply the timeline's state); ``state`` repeats none of them.
+        target = {k: v for k, v in target.items() if v not in in_timeline}
     if request.filter.lazy_load_members:
         target = _lazy_members(request, room_id, target, start, timeline, full, gap_members)
     events = await loader.events(list(target.values()))
