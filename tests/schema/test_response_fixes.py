@@ -22,3 +22,15 @@ async def test_joined_members_omits_unset_profile_fields(server: ServerHandle) -
     member = body["joined"][alice]
     assert "avatar_url" not in member
     assert all(isinstance(v, str) for v in member.values())
+
+
+async def test_create_room_rejects_non_string_preset(server: ServerHandle) -> None:
+    # POST /createRoom: "preset" is an enum of strings; an object or list is 400 M_BAD_JSON
+    # (it was a 500 from an unhashable lookup, found by the schemathesis run).
+    _, token, _ = await server.register("alice")
+    for preset in ({}, {"a": 1}, ["public_chat"], 3):
+        status, body = await server.request(
+            "POST", f"{V3}/createRoom", token, json={"preset": preset}
+        )
+        assert status == 400, (preset, body)
+        assert body["errcode"] == "M_BAD_JSON"

@@ -72,7 +72,9 @@ def parse_create_room(body: Mapping[str, Any], default_version: str) -> CreateRo
     if visibility not in ("public", "private"):
         raise BadJson("visibility must be 'public' or 'private'")
     preset = body.get("preset", "public_chat" if visibility == "public" else "private_chat")
-    if preset not in PRESETS:
+    # createRoom: preset is one of the enum strings; any other JSON type is a bad body, not a
+    # lookup (a dict or list is unhashable).
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise BadJson(f"Unknown preset {preset!r}")
     for key in ("name", "topic", "room_alias_name"):
         if key in body and not isinstance(body[key], str):
