@@ -28,8 +28,10 @@ lint: install-test
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
+# The protocol core must keep >= 90% line coverage from its own tests (tests/core).
 test: install-test lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -p no:cacheprovider tests/core --cov=transom.core --cov-report=term:skip-covered --cov-fail-under=90
+	$(BIN)/pytest -q -p no:cacheprovider --ignore=tests/core
 
 format: install-test
 	$(BIN)/ruff format src tests bench
