@@ -220,3 +220,41 @@ async def test_other_resident_servers_receive_the_knock(make_fed_server: MakeFed
     assert status == 200
     # C, also in the room, gets the knock from A (send_knock forwards it before answering).
     await until_membership(c, room_id, bob, "knock")
+
+
+async def test_rescind_when_the_room_server_is_down(
+    two_servers: tuple[FedServer, FedServer],
+) -> None:
+    a, b = two_servers
+    _, alice_token, _ = await a.register("alice")
+    bob, bob_token, _ = await b.register("bob")
+    room_id = await create_room(
+        a, alice_token, preset="private_chat", room_version="10", initial_state=knock_rules()
+    )
+    status, _ = await knock(b, bob_token, room_id, [a.server_name])
+    assert status == 200
+    await a.stop()
+    # No server can take the leave: it is recorded locally (and logged), the client succeeds.
+    await act(b, bob_token, room_id, "leave")
+    local = await b.hs.rooms.state.get_local_membership(bob, room_id)
+    assert local is not None and (local.membership, local.outofband) == ("leave", True)
+
+
+async def test_deactivation_rescinds_remote_knocks(
+    two_servers: tuple[FedServer, FedServer],
+) -> None:
+    a, b = two_servers
+    _, alice_token, _ = await a.register("alice")
+    bob, bob_token, _ = await b.register("bob")
+    room_id = await create_room(
+        a, alice_token, preset="private_chat", room_version="12", initial_state=knock_rules()
+    )
+    status, _ = await knock(b, bob_token, room_id, [a.server_name])
+    assert status == 200
+    auth = {"type": "m.login.password", "password": "pw",
+            "identifier": {"type": "m.id.user", "user": "bob"}}  # fmt: skip
+    status, answer = await b.request(
+        "POST", f"{V3}/account/deactivate", bob_token, json={"auth": auth}
+    )
+    assert status == 200, answer
+    assert await membership(a, room_id, bob) == "leave"
