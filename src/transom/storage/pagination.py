@@ -122,3 +122,18 @@ class PaginationStore:
             if isinstance(content, dict) and content.get("membership") == "join":
                 return int(row["stream_ordering"])
         return None
+
+    async def backward_extremities(self, room_id: str, limit: int) -> list[str]:
+        """Prev events of the room's timeline events that are not timeline events themselves
+        (unknown, or held only as outliers): where this server's history of the room stops.
+        Those cited by the most recent events come first."""
+        rows = await self.db.fetch(
+            "SELECT ee.prev_event_id, MAX(e.depth) AS child_depth FROM event_edges ee"
+            " JOIN events e ON e.event_id = ee.event_id"
+            " WHERE e.room_id = $1 AND e.outlier = FALSE AND NOT EXISTS ("
+            "SELECT 1 FROM events p WHERE p.event_id = ee.prev_event_id AND p.outlier = FALSE)"
+            " GROUP BY ee.prev_event_id ORDER BY child_depth DESC, ee.prev_event_id LIMIT $2",
+            room_id,
+            limit,
+        )
+        return [str(row["prev_event_id"]) for row in rows]

@@ -4,6 +4,11 @@ current state and forward extremities, local memberships, transaction IDs and re
 Invariant: every stream position (events, out-of-band memberships, account data, receipts) is
 allocated by ``StreamAllocator`` under one lock and committed in order, so a sync token ``N``
 means "everything up to N is visible" with nothing committed later below it.
+
+Backfilled history (server-server API "Backfilling and retrieving missing events") takes
+NEGATIVE positions, allocated downwards under the same lock: it is older than anything a client
+has seen, so it sorts before all of it and an incremental sync (``stream_ordering > since``, with
+``since >= 0``) never returns it; only ``/messages`` pagination does.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ class StreamAllocator:
         self.db = db
         self._lock = asyncio.Lock()
         self.current = 0
+        # The lowest position handed out for backfilled events (0: none yet).
+        self.backfill_current = 0
         self._waiters: list[Callable[[int], None]] = []
 
     async def setup(self) -> None:
@@ -47,6 +54,8 @@ class StreamAllocator:
             except Exception:  # table added by a later migration, or absent
                 continue
         self.current = max(int(v or 0) for v in values)
+        lowest = await self.db.fetchval("SELECT MIN(stream_ordering) FROM events")
+        self.backfill_current = min(0, int(lowest or 0))
 
     def on_advance(self, callback: Callable[[int], None]) -> None:
         """Call ``callback(position)`` after each committed write (used by the notifier)."""
@@ -64,6 +73,20 @@ class StreamAllocator:
                 self.current = positions[-1]
                 for callback in self._waiters:
                     callback(self.current)
+            return result, positions
+
+    async def write_backwards(
+        self, count: int, fn: Callable[[Connection, list[int]], Awaitable[T]]
+    ) -> tuple[T, list[int]]:
+        """Like ``write`` with ``count`` new negative positions below every earlier one, given in
+        ascending order (the caller lists events oldest first). Nothing waiting on the forward
+        stream is woken: these positions are behind every sync token."""
+        async with self._lock:
+            positions = list(range(self.backfill_current - count, self.backfill_current))
+            async with self.db.transaction() as conn:
+                result = await fn(conn, positions)
+            if positions:
+                self.backfill_current = positions[0]
             return result, positions
 
 
@@ -88,6 +111,9 @@ class PersistEntry:
     txn: tuple[str, str, str] | None = None
     # The room's forward extremities after this event; None leaves them unchanged.
     new_extremities: list[str] | None = None
+    # The event is stored as an outlier without state: it becomes a timeline event with
+    # ``state_after`` (backfill reaching events first seen in a send_join answer or auth chain).
+    replaces_outlier: bool = False
     # Filled in by the persister.
     state_group: int | None = field(default=None)
 
@@ -114,8 +140,11 @@ class EventPersister:
         value = await self.db.fetchval("SELECT MAX(id) FROM state_groups")
         self._next_group = int(value or 0) + 1
 
-    async def persist(self, entries: Sequence[PersistEntry]) -> list[StoredEvent]:
-        """Persist ``entries`` in order, atomically. Returns them with stream orderings."""
+    async def persist(
+        self, entries: Sequence[PersistEntry], *, backfilled: bool = False
+    ) -> list[StoredEvent]:
+        """Persist ``entries`` in order, atomically. Returns them with stream orderings.
+        ``backfilled``: historical events, given oldest first, which take negative positions."""
         current_by_room: dict[str, StateMap] = {}
         for entry in entries:
             room_id = entry.event.room_id
@@ -141,7 +170,8 @@ class EventPersister:
             return stored
 
         try:
-            stored, _ = await self.streams.write(len(entries), write)
+            allocate = self.streams.write_backwards if backfilled else self.streams.write
+            stored, _ = await allocate(len(entries), write)
         except BaseException:
             self._next_group = next_group_start
             raise
@@ -162,23 +192,17 @@ class EventPersister:
     ) -> StoredEvent:
         event = entry.event
         room_id = event.room_id
-        await conn.execute(
-            "INSERT INTO events (stream_ordering, event_id, room_id, room_version, type,"
-            " state_key, sender, depth, origin_server_ts, json, rejected_reason, outlier)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            position,
-            event.event_id,
-            room_id,
-            event.room_version.identifier,
-            event.type,
-            event.state_key,
-            event.sender,
-            event.depth,
-            event.origin_server_ts,
-            encode_canonical_json(event.pdu).decode("utf-8"),
-            entry.rejected_reason,
-            entry.outlier,
-        )
+        if entry.replaces_outlier:
+            await conn.execute(
+                "UPDATE events SET stream_ordering = $1, outlier = $2, rejected_reason = $3"
+                " WHERE event_id = $4",
+                position,
+                entry.outlier,
+                entry.rejected_reason,
+                event.event_id,
+            )
+        else:
+            await self._insert_event(conn, entry, position)
         if event.is_create and not entry.outlier and entry.rejected_reason is None:
             creator = event.content.get("creator") or event.sender
             await conn.execute(
@@ -238,6 +262,26 @@ class EventPersister:
                 [(room_id, e) for e in entry.new_extremities],
             )
         return StoredEvent(event, position, entry.rejected_reason, entry.outlier)
+
+    async def _insert_event(self, conn: Connection, entry: PersistEntry, position: int) -> None:
+        event = entry.event
+        await conn.execute(
+            "INSERT INTO events (stream_ordering, event_id, room_id, room_version, type,"
+            " state_key, sender, depth, origin_server_ts, json, rejected_reason, outlier)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            position,
+            event.event_id,
+            event.room_id,
+            event.room_version.identifier,
+            event.type,
+            event.state_key,
+            event.sender,
+            event.depth,
+            event.origin_server_ts,
+            encode_canonical_json(event.pdu).decode("utf-8"),
+            entry.rejected_reason,
+            entry.outlier,
+        )
 
     async def _write_state_group(
         self, conn: Connection, entry: PersistEntry, group_cache: dict[int, StateMap]

@@ -41,6 +41,7 @@ from transom.core.redaction import redact
 from transom.core.room_versions import RoomVersion
 from transom.services.errors import BadJson, Forbidden, NotFound
 from transom.services.federation import outliers, prev_state
+from transom.services.federation.backfill import Backfiller
 from transom.services.federation.missing import RemoteEvents
 from transom.storage.events import StoredEvent
 from transom.storage.persist import PersistEntry
@@ -65,6 +66,11 @@ class FederationEventHandler:
         self.rooms = hs.rooms
         self.remote = RemoteEvents(lambda: getattr(hs, "federation_client", None))
         self.listeners: list[ReceivedListener] = []
+        self.backfiller = Backfiller(self)
+        # /messages asks for earlier history when paging backwards runs out of it.
+        messages = getattr(hs, "messages", None)
+        if messages is not None:
+            messages.backfill = self.backfiller.backfill_room
 
     # Steps 1–3 --------------------------------------------------------------------------------
 
@@ -316,27 +322,10 @@ class FederationEventHandler:
         auth_chain: list[JsonDict],
     ) -> None:
         """Our user joined a remote room: store the returned state and auth chain as outliers,
-        then the join with that state as the room's current state."""
+        then the join with that state as the room's current state; then backfill."""
         from transom.services.federation.join_response import persist_join
 
         await persist_join(self, origin, room_version, join_event, state, auth_chain)
-
-    async def backfill(self, destination: str, room_id: str, limit: int) -> list[Event]:
-        """Fetch history older than what we hold from ``destination``; stored as outliers (the
-        state at them is unknown). Returns the new events, newest first."""
-        room_version = await self.rooms.rooms.get_room_version(room_id)
-        if room_version is None:
-            raise NotFound(f"Unknown room {room_id}")
-        oldest = await self.rooms.events.room_events_between(
-            room_id, after=None, before=None, limit=1, newest_first=False
-        )
-        if not oldest:
-            return []
-        from_id = oldest[0].event.event_id
-        pdus = await self.remote.backfill(destination, room_id, [from_id], limit)
-        async with self.rooms.locks.lock(room_id):
-            stored = await outliers.store_outlier_pdus(
-                self, destination, room_id, room_version, pdus
-            )
-        events = [s.event for s in stored if s.rejected_reason is None]
-        return sorted(events, key=lambda e: e.depth, reverse=True)
+        # "Backfilling and retrieving missing events": the history before the join, so that
+        # /messages shows it (in the background; the join is complete without it).
+        self.backfiller.start_after_join(origin, join_event)

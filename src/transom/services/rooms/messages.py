@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,14 @@ from transom.storage.pagination import PagedEvent, Position
 if TYPE_CHECKING:
     from transom.services.rooms.service import RoomService
 
+# Fetches a room's earlier history from another server; True if any was stored.
+HistoryFetcher = Callable[[str], Awaitable[bool]]
+
 MAX_LIMIT = 1000
-_TOKEN = re.compile(r"^t(-?\d+)-(\d+)$|^s(\d+)(?:_.*)?$")
+# Backfill requests one /messages page may make before answering with what it has.
+MAX_BACKFILLS_PER_PAGE = 3
+# Backfilled history has negative stream orderings (see ``transom.storage.persist``).
+_TOKEN = re.compile(r"^t(-?\d+)-(-?\d+)$|^s(\d+)(?:_.*)?$")
 
 
 def parse_token(token: str) -> Position:
@@ -123,6 +129,9 @@ class MessagesService:
 
     def __init__(self, rooms: RoomService) -> None:
         self.rooms = rooms
+        # Set by the composition root when federation is wired: backfill from a server in the
+        # room when paging backwards runs out of local history.
+        self.backfill: HistoryFetcher | None = None
 
     async def _require_reader(self, user_id: str, room_id: str) -> str | None:
         """The user's current membership; 403 for anyone who never was in the room (knockers
@@ -198,6 +207,7 @@ class MessagesService:
         cursor = start
         last: PagedEvent | None = None
         exhausted = limit == 0
+        backfills = 0
         while len(chunk) < limit:
             want = max(limit - len(chunk), 10) + 1
             batch = await self.rooms.pages.page(
@@ -215,6 +225,14 @@ class MessagesService:
                 if event.event_id in visible and event_filter.matches(event):
                     chunk.append(event)
             if not full and len(batch) < want:
+                # Server-server API "Backfilling and retrieving missing events": the local
+                # history ends here; another server may hold what came before.
+                if backwards and end is None and self.backfill is not None:
+                    if backfills == MAX_BACKFILLS_PER_PAGE:
+                        break  # more may be there: ``end`` lets the client ask again
+                    backfills += 1
+                    if await self.backfill(room_id):
+                        continue
                 exhausted = True
                 break
         cursor_token = event_token(last) if last is not None else start_token
