@@ -34,3 +34,34 @@ async def test_create_room_rejects_non_string_preset(server: ServerHandle) -> No
         )
         assert status == 400, (preset, body)
         assert body["errcode"] == "M_BAD_JSON"
+
+
+async def test_room_tags(server: ServerHandle) -> None:
+    # "Room Tagging" (mautrix's set_room_tag found it missing): tags are the user's m.tag room
+    # account data, delivered through /sync; only the user may read or change them.
+    alice, token, _ = await server.register("alice")
+    _, bob_token, _ = await server.register("bob")
+    status, body = await server.request("POST", f"{V3}/createRoom", token, json={})
+    room_id = body["room_id"]
+    base = f"{V3}/user/{quote(alice, safe='')}/rooms/{quote(room_id, safe='')}/tags"
+    status, body = await server.request("GET", base, token)
+    assert (status, body) == (200, {"tags": {}})
+    for tag, info in (("m.favourite", {"order": 0.25}), ("u.work", {})):
+        status, body = await server.request("PUT", f"{base}/{tag}", token, json=info)
+        assert (status, body) == (200, {}), body
+    status, body = await server.request("PUT", f"{base}/u.bad", token, json={"order": "x"})
+    assert status == 400 and body["errcode"] == "M_BAD_JSON"
+    status, body = await server.request("GET", base, token)
+    assert body == {"tags": {"m.favourite": {"order": 0.25}, "u.work": {}}}
+    status, body = await server.request("GET", f"{V3}/sync", token, params={"timeout": "0"})
+    account_data = body["rooms"]["join"][room_id]["account_data"]["events"]
+    assert {
+        "type": "m.tag",
+        "content": {"tags": {"m.favourite": {"order": 0.25}, "u.work": {}}},
+    } in (account_data)
+    status, body = await server.request("DELETE", f"{base}/u.work", token)
+    assert (status, body) == (200, {})
+    status, body = await server.request("GET", base, token)
+    assert body == {"tags": {"m.favourite": {"order": 0.25}}}
+    status, body = await server.request("GET", base, bob_token)
+    assert status == 403 and body["errcode"] == "M_FORBIDDEN"

@@ -24,6 +24,7 @@ from transom.api.client import (
     room_events,
     room_summary,
     sync,
+    tags,
     typing,
     versions,
     wellknown,
@@ -56,6 +57,7 @@ MODULES = [
     room_summary,
     filters,
     sync,
+    tags,
 ]
 
 
