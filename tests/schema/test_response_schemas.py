@@ -298,6 +298,13 @@ async def test_room_endpoints(make_server: Any, bundle: dict[str, Any]) -> None:
         "POST", f"{V3}/rooms/{{roomId}}/ban", alice_token,
         json={"user_id": carol, "reason": "no"}, roomId=room_id,
     )  # fmt: skip
+    tags = f"{V3}/user/{{userId}}/rooms/{{roomId}}/tags"
+    await api.call(
+        "PUT", tags + "/{tag}", alice_token, json={"order": 0.5},
+        userId=alice, roomId=room_id, tag="u.work",
+    )  # fmt: skip
+    tagged = await api.call("GET", tags, alice_token, userId=alice, roomId=room_id)
+    assert tagged["tags"] == {"u.work": {"order": 0.5}}
     rooms = await api.call("GET", f"{V3}/joined_rooms", alice_token)
     assert set(rooms["joined_rooms"]) == {room_id, invite_only["room_id"]}
     assert len(api.validated) > 25
