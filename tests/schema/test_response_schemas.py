@@ -380,3 +380,112 @@ async def test_sync_sections_initial_and_incremental(
     assert joined2 not in rooms["join"]
     # The moderator's view of the same rooms.
     await api.call("GET", f"{V3}/sync", alice_token, params={"timeout": "0"})
+
+
+async def test_more_endpoints(make_server: Any, bundle: dict[str, Any]) -> None:
+    server = await make_server(
+        enable_registration=True, enable_registration_without_verification=True
+    )
+    api = Api(server, bundle)
+    alice, token = await register(api, "alice")
+    bob, bob_token = await register(api, "bob")
+    await api.call("GET", "/.well-known/matrix/client")
+    available = await api.call("GET", f"{V3}/register/available", params={"username": "zed"})
+    assert available["available"] is True
+    await api.call("GET", f"{V3}/register/available", status=400, params={"username": "alice"})
+
+    devices = await api.call("GET", f"{V3}/devices", token)
+    device_id = devices["devices"][0]["device_id"]
+    await api.call("GET", f"{V3}/devices/{{deviceId}}", token, deviceId=device_id)
+    await api.call(
+        "PUT", f"{V3}/devices/{{deviceId}}", token, json={"display_name": "laptop"},
+        deviceId=device_id,
+    )  # fmt: skip
+    await api.call("GET", f"{V3}/devices/{{deviceId}}", token, status=404, deviceId="NOPE")
+
+    created = await api.call("POST", f"{V3}/user/{{userId}}/filter", token, json={
+        "room": {"timeline": {"limit": 3}}, "event_fields": ["type", "content"],
+    }, userId=alice)  # fmt: skip
+    await api.call(
+        "GET", f"{V3}/user/{{userId}}/filter/{{filterId}}", token,
+        userId=alice, filterId=created["filter_id"],
+    )  # fmt: skip
+    await api.call(
+        "PUT", f"{V3}/user/{{userId}}/account_data/{{type}}", token, json={"a": 1},
+        userId=alice, type="org.example.a",
+    )  # fmt: skip
+    await api.call(
+        "GET", f"{V3}/user/{{userId}}/account_data/{{type}}", token,
+        userId=alice, type="org.example.a",
+    )  # fmt: skip
+    await api.call(
+        "GET", f"{V3}/user/{{userId}}/account_data/{{type}}", token, status=404,
+        userId=alice, type="org.example.none",
+    )  # fmt: skip
+
+    room_id = (await api.call("POST", f"{V3}/createRoom", token, json={"preset": "public_chat"}))[
+        "room_id"
+    ]
+    await api.call(
+        "PUT", f"{V3}/directory/room/{{roomAlias}}", token, json={"room_id": room_id},
+        roomAlias="#more:test.local",
+    )  # fmt: skip
+    await api.call(
+        "PUT", f"{V3}/directory/room/{{roomAlias}}", token, status=409, json={"room_id": room_id},
+        roomAlias="#more:test.local",
+    )  # fmt: skip
+    await api.call("GET", f"{V3}/directory/room/{{roomAlias}}", roomAlias="#more:test.local")
+    await api.call(
+        "GET", f"{V3}/directory/room/{{roomAlias}}", status=404, roomAlias="#none:test.local"
+    )
+    await api.call("GET", f"{V3}/rooms/{{roomId}}/aliases", token, roomId=room_id)
+    await api.call(
+        "PUT", f"{V3}/directory/list/room/{{roomId}}", token, json={"visibility": "public"},
+        roomId=room_id,
+    )  # fmt: skip
+    await api.call("GET", f"{V3}/directory/list/room/{{roomId}}", roomId=room_id)
+    await api.call("POST", f"{V3}/join/{{roomIdOrAlias}}", bob_token, json={},
+                   roomIdOrAlias="#more:test.local")  # fmt: skip
+
+    sent = await api.call(
+        "PUT", f"{V3}/rooms/{{roomId}}/send/{{eventType}}/{{txnId}}", token,
+        json={"msgtype": "m.text", "body": "hi"},
+        roomId=room_id, eventType="m.room.message", txnId="1",
+    )  # fmt: skip
+    await api.call(
+        "PUT", f"{V3}/rooms/{{roomId}}/state/{{eventType}}/{{stateKey}}", token,
+        json={"topic": "t"}, roomId=room_id, eventType="m.room.topic", stateKey="",
+    )  # fmt: skip
+    await api.call(
+        "PUT", f"{V3}/rooms/{{roomId}}/state/{{eventType}}/{{stateKey}}", bob_token,
+        status=403, json={"name": "n"}, roomId=room_id, eventType="m.room.name", stateKey="",
+    )  # fmt: skip
+    await api.call(
+        "PUT", f"{V3}/rooms/{{roomId}}/typing/{{userId}}", bob_token,
+        json={"typing": True, "timeout": 3000}, roomId=room_id, userId=bob,
+    )  # fmt: skip
+    await api.call(
+        "POST", f"{V3}/rooms/{{roomId}}/receipt/{{receiptType}}/{{eventId}}", bob_token,
+        json={}, roomId=room_id, receiptType="m.read", eventId=sent["event_id"],
+    )  # fmt: skip
+    await api.call(
+        "POST", f"{V3}/rooms/{{roomId}}/read_markers", bob_token,
+        json={"m.fully_read": sent["event_id"]}, roomId=room_id,
+    )  # fmt: skip
+    await api.call(
+        "PUT", f"{V3}/rooms/{{roomId}}/redact/{{eventId}}/{{txnId}}", token,
+        json={"reason": "r"}, roomId=room_id, eventId=sent["event_id"], txnId="r1",
+    )  # fmt: skip
+    await api.call(
+        "POST", f"{V3}/rooms/{{roomId}}/ban", token, json={"user_id": bob}, roomId=room_id
+    )
+    await api.call(
+        "POST", f"{V3}/rooms/{{roomId}}/unban", token, json={"user_id": bob}, roomId=room_id
+    )
+    await api.call("POST", f"{V3}/rooms/{{roomId}}/forget", bob_token, json={}, roomId=room_id)
+    await api.call(
+        "DELETE", f"{V3}/directory/room/{{roomAlias}}", token, roomAlias="#more:test.local"
+    )
+    await api.call("POST", f"{V3}/logout", bob_token, json={})
+    await api.call("POST", f"{V3}/logout/all", token, json={})
+    await api.call("GET", f"{V3}/account/whoami", token, status=401)
