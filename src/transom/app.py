@@ -37,6 +37,7 @@ from transom.services.clock import Clock, SystemClock
 from transom.services.directory import DirectoryService
 from transom.services.ephemeral import ReceiptService, TypingService
 from transom.services.federation import FederationClient, KeyRing
+from transom.services.federation.edus import OutboundEdus
 from transom.services.federation.events import FederationEventHandler
 from transom.services.federation.knocking import FederationKnocking
 from transom.services.federation.membership import FederationMembership
@@ -148,6 +149,15 @@ class HomeServer:
         )  # fmt: skip
         self.rooms.creator.listeners.append(self.federation_sender.on_new_events)
         self.federation_events.listeners.append(self.federation_sender.on_inbound)
+        # Typing and public receipts of our users go to the room's other servers as EDUs;
+        # /messages backfills from a resident server when it runs out of local history.
+        self.federation_edus = OutboundEdus(
+            server_name=config.server_name, sender=self.federation_sender,
+            state=self.rooms.state, is_local_user=self.rooms.is_local_user,
+        )  # fmt: skip
+        self.typing.on_typing(self.federation_edus.on_typing)
+        self.receipts.listeners.append(self.federation_edus.on_receipt)
+        self.messages.backfill = self.federation_events.backfiller.backfill_room
         self.federation_membership = FederationMembership(self)
         self.remote_membership = RemoteMembership(self)
         self.federation_queries = FederationQueries(self)
@@ -175,6 +185,7 @@ class HomeServer:
         return hs
 
     async def close(self) -> None:
+        await self.federation_events.backfiller.stop()
         await self.federation_sender.stop()
         await self.federation_client.close()
         await self.store.close()

@@ -2,10 +2,12 @@
 Notifications" and "Receipts", incl. private and threaded receipts).
 
 Typing is in memory: who types in which room, each until a timeout; ``serial`` bumps on every
-change (expiry included) and ``on_change`` callbacks wake sync. Receipts are stored, one per
-(room, type, user, thread), each write taking a position of the one global stream; an
-``m.read`` or ``m.read.private`` receipt also clears the user's notifications up to its event.
-Neither is room-versioned: this applies in every room version.
+change (expiry included) and ``on_change`` callbacks wake sync; ``on_typing`` listeners learn
+each change a user asked for (federation sends them to the room's other servers). Receipts are
+stored, one per (room, type, user, thread), each write taking a position of the one global
+stream; an ``m.read`` or ``m.read.private`` receipt also clears the user's notifications up
+to its event; ``listeners`` learn each receipt that moved. Neither is room-versioned: this
+applies in every room version.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
 MembershipLookup = Callable[[str, str], Awaitable[str | None]]
+# (room_id, user_id, typing): a user started (or refreshed) or stopped typing.
+TypingListener = Callable[[str, str, bool], Awaitable[None]]
+ReceiptListener = Callable[[Receipt], Awaitable[None]]
 
 # "Typing Notifications": the client says how long it will type; absent a timeout the server
 # picks one. It is capped so a client cannot leave a user "typing" for ever.
@@ -50,9 +55,15 @@ class TypingService:
         self._typing: dict[str, dict[str, int]] = {}
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._callbacks: list[Callable[[], None]] = []
+        self._listeners: list[TypingListener] = []
 
     def on_change(self, callback: Callable[[], None]) -> None:
+        """``callback()`` after every change, expiry included (sync wakes up)."""
         self._callbacks.append(callback)
+
+    def on_typing(self, listener: TypingListener) -> None:
+        """``await listener(room_id, user_id, typing)`` after each ``set_typing``."""
+        self._listeners.append(listener)
 
     def users_typing(self, room_id: str) -> list[str]:
         now = self.clock.time_msec()
@@ -78,6 +89,13 @@ class TypingService:
             self._changed()
         elif self._remove(room_id, user_id):
             self._changed()
+        else:
+            return  # was not typing: nothing to tell anyone
+        for listener in list(self._listeners):
+            try:
+                await listener(room_id, user_id, typing)
+            except Exception:
+                logger.exception("typing listener failed")
 
     def _remove(self, room_id: str, user_id: str) -> bool:
         users = self._typing.get(room_id)
@@ -121,6 +139,7 @@ class ReceiptService:
         self.clock = clock
         self.membership_of = membership_of
         self.events = events
+        self.listeners: list[ReceiptListener] = []
 
     async def set_receipt(
         self,
@@ -160,6 +179,11 @@ class ReceiptService:
                 await self.store.put(conn, dataclasses.replace(receipt, stream_id=positions[0]))
 
             await self.streams.write(1, write)
+            for listener in list(self.listeners):
+                try:
+                    await listener(receipt)
+                except Exception:
+                    logger.exception("receipt listener failed")
         # "Receiving notifications": a read receipt (public or private) clears the counts up to
         # its event; a threaded one only that thread's.
         await self.push_actions.mark_read(user_id, room_id, position, thread_id)

@@ -67,10 +67,6 @@ class FederationEventHandler:
         self.remote = RemoteEvents(lambda: getattr(hs, "federation_client", None))
         self.listeners: list[ReceivedListener] = []
         self.backfiller = Backfiller(self)
-        # /messages asks for earlier history when paging backwards runs out of it.
-        messages = getattr(hs, "messages", None)
-        if messages is not None:
-            messages.backfill = self.backfiller.backfill_room
 
     # Steps 1–3 --------------------------------------------------------------------------------
 
