@@ -13,6 +13,8 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
+from transom.storage.persist import StreamAllocator
+
 from .conftest import FedServer
 
 V3 = "/_matrix/client/v3"
@@ -67,6 +69,23 @@ async def all_messages(server: FedServer, token: str, room_id: str, page: int) -
     raise AssertionError("pagination did not end")
 
 
+async def set_name(server: FedServer, token: str, room_id: str, name: str) -> None:
+    status, answer = await server.request(
+        "PUT", f"{V3}/rooms/{q(room_id)}/state/m.room.name", token, json={"name": name}
+    )
+    assert status == 200, answer
+
+
+async def first_message_id(server: FedServer, token: str, room_id: str) -> str:
+    status, answer = await server.request(
+        "GET", f"{V3}/rooms/{q(room_id)}/messages", token,
+        params={"dir": "f", "limit": "30", "filter": '{"types": ["m.room.message"]}'},
+    )  # fmt: skip
+    assert status == 200, answer
+    event_id: str = answer["chunk"][0]["event_id"]
+    return event_id
+
+
 async def sync(server: FedServer, token: str, since: str | None = None) -> Any:
     params = {"timeout": "0"}
     if since is not None:
@@ -81,11 +100,14 @@ async def test_history_before_a_remote_join_through_messages_not_sync(
 ) -> None:
     a, b = two_servers
     _alice, alice_token, _ = await a.register("alice")
-    _bob, bob_token, _ = await b.register("bob")
+    bob, bob_token, _ = await b.register("bob")
     room_id = await create_room(a, alice_token, preset="public_chat", room_version="10")
     # More than one join-time backfill (50 events) holds: /messages must backfill again.
     history = [f"m{i:02d}" for i in range(70)]
-    await send_texts(a, alice_token, room_id, history)
+    await set_name(a, alice_token, room_id, "Old name")
+    await send_texts(a, alice_token, room_id, history[:35])
+    await set_name(a, alice_token, room_id, "New name")
+    await send_texts(a, alice_token, room_id, history[35:])
     since = (await sync(b, bob_token))["next_batch"]
 
     await join(b, bob_token, room_id, a.server_name)
@@ -107,9 +129,32 @@ async def test_history_before_a_remote_join_through_messages_not_sync(
     )  # fmt: skip
     assert status == 200, answer
     assert answer["chunk"][0]["type"] == "m.room.create"
-    # Current state is still the room's latest state on B.
+    # Backfill moved neither the current state nor the forward extremities on B.
     status, members = await b.request("GET", f"{V3}/rooms/{q(room_id)}/joined_members", bob_token)
     assert status == 200 and len(members["joined"]) == 2, members
+    status, name = await b.request("GET", f"{V3}/rooms/{q(room_id)}/state/m.room.name", bob_token)
+    assert (status, name) == (200, {"name": "New name"})
+    extremities = await b.hs.rooms.events.get_forward_extremities(room_id)
+    [join_event] = (await b.hs.rooms.events.get_events(extremities)).values()
+    assert (join_event.type, join_event.state_key) == ("m.room.member", bob)
+    # The negative positions survive a restart: the allocator starts below the lowest.
+    lowest = await b.hs.store.db.fetchval("SELECT MIN(stream_ordering) FROM events")
+    assert lowest < 0 and b.hs.rooms.streams.backfill_current == lowest
+    reopened = StreamAllocator(b.hs.store.db)
+    await reopened.setup()
+    assert reopened.backfill_current == lowest
+    # /context around a backfilled event: its tokens carry the negative position.
+    first = await first_message_id(b, bob_token, room_id)
+    status, context = await b.request(
+        "GET", f"{V3}/rooms/{q(room_id)}/context/{q(first)}", bob_token, params={"limit": "4"}
+    )
+    assert status == 200, context
+    assert [e["content"]["body"] for e in context["events_after"]][:2] == ["m01", "m02"]
+    status, older = await b.request(
+        "GET", f"{V3}/rooms/{q(room_id)}/messages", bob_token,
+        params={"dir": "f", "from": context["end"], "limit": "1"},
+    )  # fmt: skip
+    assert status == 200, older
 
     # Messages after the join arrive as usual and sort after the history.
     await send_texts(a, alice_token, room_id, ["later"])
