@@ -17,6 +17,10 @@ resolution, but is not shown to clients, does not move current state and is not 
 extremity. It is stored with ``outlier = TRUE`` (and a state group), which keeps it out of every
 client timeline query.
 
+Steps live in their own modules: ``prev_state`` (the state before an event, step 5),
+``outliers`` (events whose state is unknown: steps 1–4 only), ``backfill`` (history older than
+what this server holds), ``join_response`` (the answer to our ``send_join``).
+
 Invariant: everything that writes a room's DAG holds ``hs.rooms.locks`` for that room, so the
 pipeline's view of forward extremities and current state cannot change under it.
 """
