@@ -13,6 +13,8 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
+import pytest
+
 from transom.storage.persist import StreamAllocator
 
 from .conftest import FedServer
@@ -95,13 +97,14 @@ async def sync(server: FedServer, token: str, since: str | None = None) -> Any:
     return answer
 
 
+@pytest.mark.parametrize("room_version", ["1", "10", "12"])
 async def test_history_before_a_remote_join_through_messages_not_sync(
-    two_servers: tuple[FedServer, FedServer],
+    two_servers: tuple[FedServer, FedServer], room_version: str
 ) -> None:
     a, b = two_servers
     _alice, alice_token, _ = await a.register("alice")
     bob, bob_token, _ = await b.register("bob")
-    room_id = await create_room(a, alice_token, preset="public_chat", room_version="10")
+    room_id = await create_room(a, alice_token, preset="public_chat", room_version=room_version)
     # More than one join-time backfill (50 events) holds: /messages must backfill again.
     history = [f"m{i:02d}" for i in range(70)]
     await set_name(a, alice_token, room_id, "Old name")
@@ -119,6 +122,15 @@ async def test_history_before_a_remote_join_through_messages_not_sync(
     assert any(e["type"] == "m.room.member" for e in timeline)
     after_join = await sync(b, bob_token, answer["next_batch"])
     assert room_id not in after_join.get("rooms", {}).get("join", {})
+    # A client's usual path: an initial sync, then /messages from the timeline's prev_batch.
+    initial = (await sync(b, bob_token))["rooms"]["join"][room_id]["timeline"]
+    assert "m69" not in [e["content"].get("body") for e in initial["events"]]
+    status, answer = await b.request(
+        "GET", f"{V3}/rooms/{q(room_id)}/messages", bob_token,
+        params={"dir": "b", "from": initial["prev_batch"], "limit": "3"},
+    )  # fmt: skip
+    assert status == 200, answer
+    assert [e["content"]["body"] for e in answer["chunk"]] == ["m69", "m68", "m67"]
 
     # /messages on B: the whole history, oldest first, no gaps, no duplicates.
     assert await all_messages(b, bob_token, room_id, page=16) == history
