@@ -134,12 +134,16 @@ async def _start_synapse() -> SynapsePeer:
         if os.environ.get("TRANSOM_TEST_SYNAPSE", "").lower() == "required":
             pytest.fail(message.replace("skipped", "required (TRANSOM_TEST_SYNAPSE=required)"))
         pytest.skip(message)
-    peer = SynapsePeer(bcrypt_rounds=4, log_level="INFO")
+    # Synapse answers a repeated /sync with the same ``since`` from a cache for two minutes by
+    # default; tests poll /sync for changes, so the cache is turned off.
+    peer = SynapsePeer(
+        bcrypt_rounds=4, extra_config={"caches": {"sync_response_cache_duration": 0}}
+    )
     await peer.start()
     return peer
 
 
-async def _start_transom(folder: Path) -> RunningServer:
+async def start_transom(folder: Path) -> RunningServer:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     key_path = folder / "signing.key"
@@ -187,7 +191,7 @@ async def synapse() -> AsyncIterator[SynapseClient]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def transom(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TransomPeer]:
     """One Transom for the whole test module."""
-    running = await _start_transom(tmp_path_factory.mktemp("transom"))
+    running = await start_transom(tmp_path_factory.mktemp("transom"))
     client = TransomPeer(running)
     try:
         yield client

@@ -97,21 +97,7 @@ async def test_join_by_id_with_via_then_messages_history_and_state(
     )
 
 
-@pytest.mark.parametrize(
-    "direction",
-    [
-        pytest.param(
-            "synapse-hosts",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Transom never backfills on /messages: history from before a remote "
-                "join is only fetched by FederationEvents.backfill, which nothing calls, and it "
-                "stores outliers that /messages does not show",
-            ),
-        ),
-        "transom-hosts",
-    ],
-)
+@pytest.mark.parametrize("direction", DIRECTIONS)
 async def test_history_from_before_the_join_through_messages(
     peers: tuple[SynapseClient, TransomPeer], direction: str
 ) -> None:
