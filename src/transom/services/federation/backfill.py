@@ -114,6 +114,7 @@ class Backfiller:
                 )
             except MatrixProtocolError as exc:
                 logger.info("Dropping a backfilled event from %s: %s", destination, exc.message)
+        events = _ancestors(events, from_ids)
         if not events:
             return []
         async with self.rooms.locks.lock(room_id):
@@ -211,3 +212,18 @@ class Backfiller:
             update_current_state=False,
             replaces_outlier=True,
         )
+
+
+def _ancestors(events: Sequence[Event], from_ids: Sequence[str]) -> list[Event]:
+    """The events among ``events`` that are ``from_ids`` or precede them through prev events
+    within the answer: ``/backfill`` returns those, and anything else a peer sends is not the
+    history asked for (it may be newer than what we hold, which must come as live events)."""
+    by_id = {e.event_id: e for e in events}
+    kept: dict[str, Event] = {}
+    frontier = list(from_ids)
+    while frontier:
+        event = by_id.get(frontier.pop())
+        if event is not None and event.event_id not in kept:
+            kept[event.event_id] = event
+            frontier.extend(event.prev_event_ids)
+    return list(kept.values())
