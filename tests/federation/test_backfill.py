@@ -199,3 +199,20 @@ async def test_joined_visibility_hides_backfilled_history(
     assert all(s.stored.stream_ordering < 0 for s in stored if s.stored.event.event_id != join_id)
     # ... but Bob was not joined when it was sent.
     assert await all_messages(b, bob_token, room_id, page=10) == []
+
+
+async def test_messages_ends_gracefully_when_the_resident_server_is_gone(
+    two_servers: tuple[FedServer, FedServer],
+) -> None:
+    a, b = two_servers
+    _alice, alice_token, _ = await a.register("alice")
+    _bob, bob_token, _ = await b.register("bob")
+    room_id = await create_room(a, alice_token, preset="public_chat", room_version="10")
+    history = [f"m{i:02d}" for i in range(60)]
+    await send_texts(a, alice_token, room_id, history)
+    await join(b, bob_token, room_id, a.server_name)
+    await a.stop()
+    # Only what the join-time backfill fetched (its 50 most recent events), then the end.
+    got = await all_messages(b, bob_token, room_id, page=20)
+    assert got and got == history[-len(got) :]
+    assert len(got) < len(history)
