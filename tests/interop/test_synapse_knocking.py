@@ -92,7 +92,9 @@ async def test_knock_by_id_with_via_then_accept_invite_join(
     knocked = await sync_section(guest, bob_token, "knock")
     assert room_id in knocked
     types = {e["type"] for e in knocked[room_id]["knock_state"]["events"]}
-    assert {"m.room.join_rules", "m.room.member"} <= types
+    # Stripped state (client-server API "Stripped state", v1.16): the create event, the join
+    # rules and the knocker's own membership are among it.
+    assert {"m.room.create", "m.room.join_rules", "m.room.member"} <= types
     rules = [
         e for e in knocked[room_id]["knock_state"]["events"] if e["type"] == "m.room.join_rules"
     ]
@@ -107,6 +109,29 @@ async def test_knock_by_id_with_via_then_accept_invite_join(
     await wait_member(host, alice_token, room_id, bob, "join")
     assert not await _in_section(guest, bob_token, "knock", room_id)
     await send_text(guest, bob_token, room_id, "thanks")
+
+
+@pytest.mark.parametrize("room_version", ["10", "12"])
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_knock_on_knock_restricted_room(
+    peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
+) -> None:
+    """Join rule ``knock_restricted`` (room versions 10+) admits knocks like ``knock``."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    space_id = await create_room(host, alice_token, preset="private_chat", room_version="12")
+    room_id = await create_room(
+        host, alice_token, preset="private_chat", room_version=room_version,
+        initial_state=[{"type": "m.room.join_rules", "state_key": "", "content": {
+            "join_rule": "knock_restricted",
+            "allow": [{"type": "m.room_membership", "room_id": space_id}]}}],
+    )  # fmt: skip
+
+    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, bob, "knock")
+    assert await _in_section(guest, bob_token, "knock", room_id)
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
