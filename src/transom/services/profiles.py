@@ -1,10 +1,11 @@
 """Users' profiles (client-server API "Profiles", profile.yaml).
 
-Reads: 404 ``M_NOT_FOUND`` for unknown local users (profiles of remote users would need a
-federation query, not supported yet). Writes: only the user's own ``displayname`` and
-``avatar_url``. "Events on change of profile information": after a change the server sends an
-updated ``m.room.member`` join event into every room the user is joined to; that happens in a
-background task so that the PUT answers at once.
+Reads: 404 ``M_NOT_FOUND`` for unknown local users; a remote user's profile is asked of their
+server (server-server API "Querying for information", ``/query/profile``) through ``remote``.
+Writes: only the user's own ``displayname`` and ``avatar_url``. "Events on change of profile
+information": after a change the server sends an updated ``m.room.member`` join event into
+every room the user is joined to; that happens in a background task so that the PUT answers at
+once.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ class ProfileService:
         self.rooms = rooms
         self.get_user = get_user
         self._tasks: set[asyncio.Task[None]] = set()
+        # Federation's profile query (``FederationQueries.remote_profile``), wired by the root.
+        self.remote: Callable[[str], Awaitable[dict[str, str]]] | None = None
 
     async def get_profile(self, user_id: str) -> dict[str, str]:
+        if not self.rooms.is_local_user(user_id) and self.remote is not None:
+            return await self.remote(user_id)
         if not self.rooms.is_local_user(user_id) or await self.get_user(user_id) is None:
             raise NotFound("Profile not found")
         return dict(await self.rooms.membership.profile_content(user_id))

@@ -104,6 +104,23 @@ class FederationQueries:
 
     # Asking other servers ---------------------------------------------------------------------
 
+    async def remote_profile(self, user_id: str) -> dict[str, str]:
+        """Ask a remote user's server for their profile (``/query/profile``, all fields);
+        404 when that server knows no such user or cannot be reached."""
+        try:
+            server = UserID.parse(user_id).domain
+        except InvalidIdentifier:
+            raise InvalidParam(f"Invalid user ID {user_id!r}") from None
+        try:
+            answer = await self.hs.federation_client.get_json(
+                server, "/_matrix/federation/v1/query/profile", query={"user_id": user_id}
+            )
+        except Exception as exc:
+            raise NotFound(f"Profile not found: {exc}") from None
+        if not isinstance(answer, dict):
+            raise NotFound("Profile not found")
+        return {f: answer[f] for f in PROFILE_FIELDS if isinstance(answer.get(f), str)}
+
     async def resolve_remote_alias(self, alias: str) -> tuple[str, list[str]]:
         """Ask the alias's server for its room ID and the servers in the room."""
         try:
