@@ -65,3 +65,22 @@ async def test_room_tags(server: ServerHandle) -> None:
     assert body == {"tags": {"m.favourite": {"order": 0.25}}}
     status, body = await server.request("GET", base, bob_token)
     assert status == 403 and body["errcode"] == "M_FORBIDDEN"
+
+
+async def test_delete_profile_field(server: ServerHandle) -> None:
+    # DELETE /profile/{userId}/{keyName} (v1.16+; the fuzz run found it answered 405).
+    alice, token, _ = await server.register("alice")
+    _, bob_token, _ = await server.register("bob")
+    field = f"{V3}/profile/{quote(alice, safe='')}/avatar_url"
+    status, body = await server.request("PUT", field, token, json={"avatar_url": "mxc://a/b"})
+    assert status == 200, body
+    status, body = await server.request("DELETE", field, bob_token)
+    assert status == 403 and body["errcode"] == "M_FORBIDDEN"
+    status, body = await server.request("DELETE", field, token)
+    assert (status, body) == (200, {})
+    status, body = await server.request("GET", f"{V3}/profile/{quote(alice, safe='')}")
+    assert status == 200 and "avatar_url" not in body, body
+    status, body = await server.request("DELETE", field, token)
+    assert (status, body) == (200, {})
+    status, body = await server.request("DELETE", f"{field[: -len('avatar_url')]}x.y", token)
+    assert status == 400, body

@@ -1,5 +1,5 @@
 """Profiles (client-server API "Profiles"): ``GET /profile/{userId}``,
-``GET/PUT /profile/{userId}/displayname`` and ``.../avatar_url`` (v1.16's
+``GET/PUT/DELETE /profile/{userId}/displayname`` and ``.../avatar_url`` (v1.16's
 ``/profile/{userId}/{keyName}`` with the two fields this server stores).
 """
 
@@ -30,9 +30,19 @@ async def put_field(req: ApiRequest) -> dict[str, Any]:
     return {}
 
 
+async def delete_field(req: ApiRequest) -> dict[str, Any]:
+    # "DELETE /profile/{userId}/{keyName}" (v1.16+): 200 whether or not the field was set; the
+    # same checks as setting it (own profile only, a supported key).
+    await req.hs.profile_service.set_field(
+        req.requester.user_id, req.path("userId"), req.path("keyName"), None
+    )
+    return {}
+
+
 def routes(hs: object) -> list[Route]:
     return [
         Route("GET", client_paths("/profile/{userId}"), get_profile),
         Route("GET", client_paths("/profile/{userId}/{keyName}"), get_field),
         Route("PUT", client_paths("/profile/{userId}/{keyName}"), put_field, auth=True),
+        Route("DELETE", client_paths("/profile/{userId}/{keyName}"), delete_field, auth=True),
     ]
