@@ -164,6 +164,7 @@ class HomeServer:
         self.rooms.remote = self.remote_membership
         self.rooms.directory.remote = self.federation_queries
         self.profile_service.remote = self.federation_queries.remote_profile
+        self.directory.remote_public_rooms = self.federation_queries.remote_public_rooms
         # Knocking over federation: make_knock/send_knock served, remote knocks and rescinds,
         # rejections of our users' knocks delivered by the room's server.
         self.federation_knocking = FederationKnocking(self)

@@ -53,6 +53,8 @@ class DirectoryService:
         self.rooms = rooms
         self.server_name = server_name
         self.is_admin = is_admin
+        # Federation's ``FederationQueries.remote_public_rooms``, wired by the composition root.
+        self.remote_public_rooms: Callable[..., Awaitable[JsonDict]] | None = None
 
     # Aliases ----------------------------------------------------------------------------------
 
@@ -183,8 +185,14 @@ class DirectoryService:
         server: str | None,
     ) -> JsonDict:
         if server is not None and server != self.server_name:
-            # Querying another server's directory over federation is not supported yet.
-            raise NotFound(f"Cannot list the public rooms of {server}")
+            # list_public_rooms.yaml ``server``: "The server to fetch the public room lists
+            # from" (all room versions): asked over federation ("Public Room Directory").
+            if self.remote_public_rooms is None:
+                raise NotFound(f"Cannot list the public rooms of {server}")
+            answer: JsonDict = await self.remote_public_rooms(
+                server, limit=limit, since=since, search_term=search_term
+            )
+            return answer
         offset = 0
         if since is not None:
             match = _SINCE.match(since)

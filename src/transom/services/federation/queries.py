@@ -104,6 +104,33 @@ class FederationQueries:
 
     # Asking other servers ---------------------------------------------------------------------
 
+    async def remote_public_rooms(
+        self, server: str, *, limit: int | None, since: str | None, search_term: str | None
+    ) -> dict[str, Any]:
+        """Another server's published rooms ("Public Room Directory"): ``GET /publicRooms``,
+        or ``POST`` with a ``filter`` when searching; 404 when the server refuses or fails."""
+        path = "/_matrix/federation/v1/publicRooms"
+        try:
+            if search_term:
+                body: dict[str, Any] = {"filter": {"generic_search_term": search_term}}
+                if limit is not None:
+                    body["limit"] = limit
+                if since is not None:
+                    body["since"] = since
+                answer = await self.hs.federation_client.post_json(server, path, body)
+            else:
+                query: dict[str, Any] = {}
+                if limit is not None:
+                    query["limit"] = str(limit)
+                if since is not None:
+                    query["since"] = since
+                answer = await self.hs.federation_client.get_json(server, path, query=query)
+        except Exception as exc:
+            raise NotFound(f"Cannot list the public rooms of {server}: {exc}") from None
+        if not isinstance(answer, dict) or not isinstance(answer.get("chunk"), list):
+            raise NotFound(f"Cannot list the public rooms of {server}: malformed answer")
+        return answer
+
     async def remote_profile(self, user_id: str) -> dict[str, str]:
         """Ask a remote user's server for their profile (``/query/profile``, all fields);
         404 when that server knows no such user or cannot be reached."""
