@@ -135,10 +135,13 @@ async def _start_synapse() -> SynapsePeer:
             pytest.fail(message.replace("skipped", "required (TRANSOM_TEST_SYNAPSE=required)"))
         pytest.skip(message)
     # Synapse answers a repeated /sync with the same ``since`` from a cache for two minutes by
-    # default; tests poll /sync for changes, so the cache is turned off.
-    peer = SynapsePeer(
-        bcrypt_rounds=4, extra_config={"caches": {"sync_response_cache_duration": 0}}
-    )
+    # default; tests poll /sync for changes, so the cache is turned off. By default it lets
+    # only its admins publish rooms in its directory; here anyone may, as in Transom.
+    extra = {
+        "caches": {"sync_response_cache_duration": 0},
+        "room_list_publication_rules": [{"action": "allow"}],
+    }
+    peer = SynapsePeer(bcrypt_rounds=4, extra_config=extra)
     await peer.start()
     return peer
 

@@ -330,3 +330,113 @@ async def _has_content(
 ) -> bool:
     content = await get_state(peer, token, room_id, event_type)
     return content is not None and content.get(key) == wanted
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_kick_ban_unban_of_a_remote_member(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """Client-server API "Room membership" kick/ban/unban of a member on the other server."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    room_id = await create_room(host, alice_token, preset="public_chat", room_version="10")
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await eventually(
+        lambda: _is(membership(host, alice_token, room_id, bob), "join"), "the join on the host"
+    )
+
+    status, answer = await room_action(host, alice_token, room_id, "kick", user_id=bob)
+    assert status == 200, answer
+    await eventually(lambda: _not_joined(guest, bob_token, room_id), "the kick on the guest")
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await eventually(
+        lambda: _is(membership(host, alice_token, room_id, bob), "join"), "the rejoin on the host"
+    )
+
+    status, answer = await room_action(host, alice_token, room_id, "ban", user_id=bob)
+    assert status == 200, answer
+    await eventually(lambda: _not_joined(guest, bob_token, room_id), "the ban on the guest")
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 403, answer
+
+    status, answer = await room_action(host, alice_token, room_id, "unban", user_id=bob)
+    assert status == 200, answer
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await eventually(
+        lambda: _is(membership(host, alice_token, room_id, bob), "join"), "the join after unban"
+    )
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_redaction_reaches_the_other_server(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """Client-server API "Redactions": the redacted message loses its body on both servers."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    _, bob_token = await guest.register("bob")
+    room_id = await create_room(host, alice_token, preset="public_chat", room_version="12")
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    event_id = await send_text(guest, bob_token, room_id, "oops")
+    await eventually(lambda: has_bodies(host, alice_token, room_id, ["oops"]), "the message")
+
+    status, answer = await guest.request(
+        "PUT", f"/_matrix/client/v3/rooms/{q(room_id)}/redact/{q(event_id)}/r1", bob_token,
+        json={"reason": "typo"},
+    )  # fmt: skip
+    assert status == 200, answer
+
+    async def redacted_on(peer: Peer, token: str) -> bool:
+        status, body = await peer.request(
+            "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/event/{q(event_id)}", token
+        )
+        return status == 200 and body["content"] == {}
+
+    await eventually(lambda: redacted_on(host, alice_token), "the redaction on the host")
+    assert await redacted_on(guest, bob_token)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_profile_and_public_rooms_queries(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """Server-server API "Querying for information" (``/query/profile``) and "Public Room
+    Directory" (``GET /publicRooms`` with ``server``)."""
+    host, guest = host_and_guest(direction, peers)
+    alice, alice_token = await host.register("alice")
+    _, bob_token = await guest.register("bob")
+    status, _ = await host.request(
+        "PUT", f"/_matrix/client/v3/profile/{q(alice)}/displayname", alice_token,
+        json={"displayname": "Alice Remote"},
+    )  # fmt: skip
+    assert status == 200
+    status, body = await guest.request("GET", f"/_matrix/client/v3/profile/{q(alice)}", bob_token)
+    assert status == 200, body
+    assert body.get("displayname") == "Alice Remote"
+
+    name = "Directory " + secrets.token_hex(3)
+    room_id = await create_room(
+        host, alice_token, preset="public_chat", visibility="public", name=name,
+        room_version="12",
+    )  # fmt: skip
+
+    async def listed() -> bool:
+        status, body = await guest.request(
+            "GET", "/_matrix/client/v3/publicRooms", bob_token,
+            params={"server": host.server_name, "limit": "500"},
+        )  # fmt: skip
+        assert status == 200, body
+        chunk = [r for r in body["chunk"] if r["room_id"] == room_id]
+        return bool(chunk) and chunk[0].get("name") == name and chunk[0]["join_rule"] == "public"
+
+    # (Synapse updates its directory's room statistics in the background.)
+    await eventually(listed, "the room in the host's directory, listed through the guest")
+
+
+async def _not_joined(peer: Peer, token: str, room_id: str) -> bool:
+    return room_id not in await joined_rooms(peer, token)
