@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Any
 
 import pytest
 
@@ -440,3 +441,64 @@ async def test_profile_and_public_rooms_queries(
 
 async def _not_joined(peer: Peer, token: str, room_id: str) -> bool:
     return room_id not in await joined_rooms(peer, token)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_typing_and_read_receipts_both_ways(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """Server-server API "Typing Notifications" and "Receipts" (``m.typing``/``m.receipt``
+    EDUs), seen in the other server's ``/sync`` ephemeral events."""
+    host, guest = host_and_guest(direction, peers)
+    alice, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    room_id = await create_room(host, alice_token, preset="public_chat", room_version="12")
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await eventually(
+        lambda: _is(membership(host, alice_token, room_id, bob), "join"), "the join on the host"
+    )
+
+    await _typing_and_receipt_seen(host, alice_token, alice, guest, bob_token, room_id)
+    await _typing_and_receipt_seen(guest, bob_token, bob, host, alice_token, room_id)
+
+
+async def _typing_and_receipt_seen(
+    peer: Peer, token: str, user: str, other: Peer, other_token: str, room_id: str
+) -> None:
+    """``user`` (on ``peer``) types and reads a message; ``other``'s /sync shows both."""
+    status, answer = await peer.request(
+        "PUT", f"/_matrix/client/v3/rooms/{q(room_id)}/typing/{q(user)}", token,
+        json={"typing": True, "timeout": 20000},
+    )  # fmt: skip
+    assert status == 200, answer
+
+    async def typing_seen() -> bool:
+        ephemeral = await _ephemeral(other, other_token, room_id, "m.typing")
+        return any(user in e["content"].get("user_ids", []) for e in ephemeral)
+
+    await eventually(typing_seen, f"{user} typing, seen on {other.name}")
+
+    text = f"read-me-{peer.name}"
+    event_id = await send_text(other, other_token, room_id, text)
+    await eventually(lambda: has_bodies(peer, token, room_id, [text]), "the message to read")
+    status, answer = await peer.request(
+        "POST", f"/_matrix/client/v3/rooms/{q(room_id)}/receipt/m.read/{q(event_id)}", token,
+        json={},
+    )  # fmt: skip
+    assert status == 200, answer
+
+    async def receipt_seen() -> bool:
+        ephemeral = await _ephemeral(other, other_token, room_id, "m.receipt")
+        return any(user in e["content"].get(event_id, {}).get("m.read", {}) for e in ephemeral)
+
+    await eventually(receipt_seen, f"{user}'s read receipt, seen on {other.name}")
+
+
+async def _ephemeral(peer: Peer, token: str, room_id: str, event_type: str) -> list[Any]:
+    status, body = await peer.request(
+        "GET", "/_matrix/client/v3/sync", token, params={"timeout": "0"}
+    )
+    assert status == 200, body
+    room = body.get("rooms", {}).get("join", {}).get(room_id, {})
+    return [e for e in room.get("ephemeral", {}).get("events", []) if e["type"] == event_type]
