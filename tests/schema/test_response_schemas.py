@@ -2,7 +2,10 @@
 description (matrix-spec v1.19 ``client-server.bundled.json``, OpenAPI 3.1, whose schemas are
 JSON Schema 2020-12). Each response schema is located by path template, method and status code
 in the bundle; the Matrix string formats (``mx-user-id``, ``mx-room-id``, ``mx-event-id``, ...)
-and ``int64`` are checked too, so a wrongly shaped identifier fails as well as a missing field."""
+and ``int64`` are checked too, so a wrongly shaped identifier fails as well as a missing field.
+Room events in those responses are also validated against their event type's schema
+(``data/event-schemas/schema/<type>.yaml``: m.room.create, m.room.member, m.room.power_levels,
+...)."""
 
 from __future__ import annotations
 
@@ -11,11 +14,14 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import jsonschema
 import pytest
+import yaml
 from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 ServerHandle = Any
 V3 = "/_matrix/client/v3"
@@ -57,14 +63,51 @@ def bundle(spec_dir: Path) -> dict[str, Any]:
     return loaded
 
 
+@pytest.fixture(scope="module")
+def event_schemas(spec_dir: Path) -> Path:
+    return spec_dir / "data" / "event-schemas" / "schema"
+
+
+def _retrieve_yaml(uri: str) -> Resource[Any]:
+    """Event schemas $ref each other by relative YAML file names."""
+    path = Path(urlparse(uri).path)
+    return Resource.from_contents(
+        yaml.safe_load(path.read_text()), default_specification=DRAFT202012
+    )
+
+
 class Api:
     """Requests that validate their response against the spec's schema for that status."""
 
-    def __init__(self, server: ServerHandle, bundle: dict[str, Any]) -> None:
+    def __init__(
+        self, server: ServerHandle, bundle: dict[str, Any], event_schemas: Path | None = None
+    ) -> None:
         self.server = server
         self.bundle = bundle
         self.checker = _format_checker()
         self.validated: list[tuple[str, str, int]] = []
+        self.event_schemas = event_schemas
+        self.registry: Registry[Any] = Registry(retrieve=_retrieve_yaml)
+        self.event_types_checked: set[str] = set()
+
+    def check_events(self, events: list[dict[str, Any]], room_id: str | None = None) -> None:
+        """Validate each event against its type's schema (sync events get their room_id)."""
+        assert self.event_schemas is not None
+        for event in events:
+            schema_file = self.event_schemas / f"{event['type']}.yaml"
+            if not schema_file.is_file():
+                continue
+            full = {"room_id": room_id, **event} if room_id else event
+            validator = Draft202012Validator(
+                {"$ref": schema_file.as_uri()}, registry=self.registry,
+                format_checker=self.checker,
+            )  # fmt: skip
+            errors = list(validator.iter_errors(full))
+            assert not errors, f"{event['type']} event does not match its schema:\n" + "\n".join(
+                f"  at {'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}"
+                for e in errors[:10]
+            )
+            self.event_types_checked.add(event["type"])
 
     def schema_for(self, method: str, template: str, status: int) -> dict[str, Any]:
         operation = self.bundle["paths"].get(template, {}).get(method.lower())
@@ -111,6 +154,19 @@ def test_format_checker_rejects_wrong_identifiers() -> None:
     assert validator.is_valid({"u": "@a:b"})
     with pytest.raises(jsonschema.ValidationError):
         validator.validate({"u": "a:b"})
+
+
+def test_event_schema_check_rejects_a_bad_member_event(event_schemas: Path) -> None:
+    api = Api(None, {}, event_schemas)
+    good = {
+        "type": "m.room.member", "state_key": "@b:x", "sender": "@b:x", "event_id": "$e",
+        "origin_server_ts": 1, "room_id": "!r:x", "content": {"membership": "knock"},
+    }  # fmt: skip
+    api.check_events([good])
+    with pytest.raises(AssertionError, match="membership"):
+        api.check_events([{**good, "content": {"membership": "knocked"}}])
+    with pytest.raises(AssertionError, match="sender"):
+        api.check_events([{**good, "sender": "b"}])
 
 
 async def register(api: Api, localpart: str) -> tuple[str, str]:
@@ -169,11 +225,13 @@ async def test_account_and_discovery_endpoints(make_server: Any, bundle: dict[st
     await api.call("GET", f"{V3}/account/whoami", status=401)
 
 
-async def test_room_endpoints(make_server: Any, bundle: dict[str, Any]) -> None:
+async def test_room_endpoints(
+    make_server: Any, bundle: dict[str, Any], event_schemas: Path
+) -> None:
     server = await make_server(
         enable_registration=True, enable_registration_without_verification=True
     )
-    api = Api(server, bundle)
+    api = Api(server, bundle, event_schemas)
     alice, alice_token = await register(api, "alice")
     bob, bob_token = await register(api, "bob")
     carol, carol_token = await register(api, "carol")
@@ -237,6 +295,7 @@ async def test_room_endpoints(make_server: Any, bundle: dict[str, Any]) -> None:
 
     state = await api.call("GET", f"{V3}/rooms/{{roomId}}/state", alice_token, roomId=room_id)
     assert any(e["type"] == "m.room.member" and e["state_key"] == bob for e in state)
+    api.check_events(state)
     await api.call(
         "GET", f"{V3}/rooms/{{roomId}}/state/{{eventType}}/{{stateKey}}", alice_token,
         roomId=room_id, eventType="m.room.join_rules", stateKey="",
@@ -269,16 +328,20 @@ async def test_room_endpoints(make_server: Any, bundle: dict[str, Any]) -> None:
         params={"limit": "4"}, roomId=room_id, eventId=event_ids[1],
     )  # fmt: skip
     assert context["event"]["event_id"] == event_ids[1]
+    api.check_events([context["event"], *context["events_before"], *context["events_after"]])
+    api.check_events(context["state"])
     back = await api.call(
         "GET", f"{V3}/rooms/{{roomId}}/messages", alice_token,
         params={"dir": "b", "limit": "2"}, roomId=room_id,
     )  # fmt: skip
     assert len(back["chunk"]) == 2
+    api.check_events(back["chunk"])
     forward = await api.call(
         "GET", f"{V3}/rooms/{{roomId}}/messages", alice_token,
         params={"dir": "f", "from": back["end"], "limit": "50"}, roomId=room_id,
     )  # fmt: skip
     assert isinstance(forward["chunk"], list)
+    api.check_events(forward["chunk"] + forward.get("state", []))
     await api.call(
         "GET", f"{V3}/rooms/{{roomId}}/messages", carol_token, status=403,
         params={"dir": "b"}, roomId=room_id,
@@ -308,15 +371,25 @@ async def test_room_endpoints(make_server: Any, bundle: dict[str, Any]) -> None:
     rooms = await api.call("GET", f"{V3}/joined_rooms", alice_token)
     assert set(rooms["joined_rooms"]) == {room_id, invite_only["room_id"]}
     assert len(api.validated) > 25
+    after = await api.call("GET", f"{V3}/rooms/{{roomId}}/state", alice_token, roomId=room_id)
+    api.check_events(after)
+    expected = {"m.room.create", "m.room.member", "m.room.power_levels", "m.room.join_rules"}
+    assert expected | {"m.room.message", "m.room.name"} <= api.event_types_checked
 
 
 async def test_sync_sections_initial_and_incremental(
-    make_server: Any, bundle: dict[str, Any]
+    make_server: Any, bundle: dict[str, Any], event_schemas: Path
 ) -> None:
     server = await make_server(
         enable_registration=True, enable_registration_without_verification=True
     )
-    api = Api(server, bundle)
+    api = Api(server, bundle, event_schemas)
+
+    def check_joined(sync: dict[str, Any]) -> None:
+        for room_id, room in sync["rooms"]["join"].items():
+            events = room["timeline"]["events"] + room["state"]["events"]
+            api.check_events(events, room_id)
+
     _alice, alice_token = await register(api, "alice")
     bob, bob_token = await register(api, "bob")
 
@@ -352,6 +425,7 @@ async def test_sync_sections_initial_and_incremental(
     assert invited in rooms["invite"]
     assert knocked in rooms["knock"]
     assert left in rooms["leave"]
+    check_joined(initial)
 
     # Incremental: a message, a new invite, a new knock and a ban since the last batch.
     joined2, invited2, knocked2, left2 = [
@@ -378,8 +452,10 @@ async def test_sync_sections_initial_and_incremental(
     assert knocked2 in rooms["knock"]
     assert {left2, knocked} <= set(rooms["leave"])
     assert joined2 not in rooms["join"]
+    check_joined(incremental)
     # The moderator's view of the same rooms.
-    await api.call("GET", f"{V3}/sync", alice_token, params={"timeout": "0"})
+    check_joined(await api.call("GET", f"{V3}/sync", alice_token, params={"timeout": "0"}))
+    assert {"m.room.create", "m.room.member", "m.room.message"} <= api.event_types_checked
 
 
 async def test_more_endpoints(make_server: Any, bundle: dict[str, Any]) -> None:
