@@ -46,13 +46,14 @@ async def _ensure_installed() -> None:
     assert code == 0, f"npm ci failed in {JS_DIR}:\n{out}\n{err}"
 
 
-async def test_js_sdk_knock_invite_join_and_messages(make_server: Any) -> None:
+@pytest.mark.parametrize("room_version", ["10", "12"])
+async def test_js_sdk_knock_invite_join_and_messages(make_server: Any, room_version: str) -> None:
     await _ensure_installed()
     server: ServerHandle = await make_server(
         enable_registration=True, enable_registration_without_verification=True
     )
     code, out, err = await _run(
-        "node", "knock_flow.mjs", server.base_url, server.server_name, timeout=120
+        "node", "knock_flow.mjs", server.base_url, server.server_name, room_version, timeout=120
     )
     steps = [json.loads(line[5:])["step"] for line in out.splitlines() if line.startswith("STEP ")]
     assert code == 0, f"steps done: {steps}\nstderr:\n{err[-4000:]}"

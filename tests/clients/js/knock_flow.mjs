@@ -1,5 +1,5 @@
 // The knock lifecycle driven by matrix-js-sdk against a running Transom (Client-Server API,
-// "Knocking on rooms", room versions 7+). Usage: node knock_flow.mjs <baseUrl> <serverName>
+// "Knocking on rooms", room versions 7+). Usage: node knock_flow.mjs <baseUrl> <serverName> [roomVersion]
 //
 // alice registers (m.login.dummy), bob registers and logs in with a password; alice creates a
 // room whose join rule is "knock"; bob knocks with client.knockRoom(roomId, {viaServers, reason});
@@ -23,7 +23,7 @@ if (typeof Promise.withResolvers !== "function") {
   };
 }
 
-const [baseUrl, serverName] = process.argv.slice(2);
+const [baseUrl, serverName, roomVersion = "10"] = process.argv.slice(2);
 const STEP_TIMEOUT_MS = 15000;
 const suffix = Math.random().toString(36).slice(2, 8);
 
@@ -101,7 +101,7 @@ async function main() {
   if (whoami.user_id !== bobCreds.user_id) throw new Error(`whoami: ${whoami.user_id}`);
 
   const { room_id: roomId } = await alice.createRoom({
-    room_version: "10",
+    room_version: roomVersion,
     name: "js knock room",
     initial_state: [
       { type: "m.room.join_rules", state_key: "", content: { join_rule: "knock" } },
