@@ -103,3 +103,36 @@ async def test_membership_lifecycle_and_refusals(server: ServerHandle) -> None:
         "POST", f"{V3}/rooms/{room_id}/unban", a_token, json={"user_id": bob}
     )
     assert status == 403  # not banned any more
+
+
+async def test_concurrent_room_creation_and_sends(server: ServerHandle) -> None:
+    """Rooms created and written concurrently never collide on storage (state groups, stream
+    positions): every request succeeds and every room has its own state."""
+    import asyncio
+
+    users = [await server.register(f"u{i}") for i in range(4)]
+    results = await asyncio.gather(
+        *[
+            server.request("POST", f"{V3}/createRoom", token, json={"name": f"r{n}"})
+            for n in range(12)
+            for _, token, _ in [users[n % 4]]
+        ]
+    )
+    assert all(status == 200 for status, _ in results), results
+    room_ids = [body["room_id"] for _, body in results]
+    assert len(set(room_ids)) == 12
+    sends = await asyncio.gather(
+        *[
+            server.request(
+                "PUT", f"{V3}/rooms/{quote(room_id)}/send/m.room.message/c{n}", users[n % 4][1],
+                json={"msgtype": "m.text", "body": str(n)},
+            )  # fmt: skip
+            for n, room_id in enumerate(room_ids)
+        ]
+    )
+    assert all(status == 200 for status, _ in sends), sends
+    for n, room_id in enumerate(room_ids):
+        status, body = await server.request(
+            "GET", f"{V3}/rooms/{quote(room_id)}/state/m.room.name", users[n % 4][1]
+        )
+        assert (status, body) == (200, {"name": f"r{n}"})

@@ -156,10 +156,10 @@ class EventPersister:
             # Load base groups before the transaction: only its connection may be used inside.
             if entry.base_group is not None and entry.base_group not in group_cache:
                 group_cache[entry.base_group] = await self.state.get_group_state(entry.base_group)
-        next_group_start = self._next_group
 
         async def write(conn: Connection, positions: list[int]) -> list[StoredEvent]:
-            self._next_group = next_group_start
+            # State group IDs are taken here, under the stream lock, so concurrent persists never
+            # share one. A rolled-back write leaves a gap, which is harmless.
             stored: list[StoredEvent] = []
             for entry, position in zip(entries, positions, strict=True):
                 stored.append(
@@ -169,12 +169,8 @@ class EventPersister:
                 )
             return stored
 
-        try:
-            allocate = self.streams.write_backwards if backfilled else self.streams.write
-            stored, _ = await allocate(len(entries), write)
-        except BaseException:
-            self._next_group = next_group_start
-            raise
+        allocate = self.streams.write_backwards if backfilled else self.streams.write
+        stored, _ = await allocate(len(entries), write)
         for room_id, state in current_by_room.items():
             self.state.set_cached_current_state(room_id, state)
         for item in stored:
