@@ -5,8 +5,9 @@ on loopback (Server-Server API "Resolving server names" step 2: both server name
 Both servers are driven through their Client-Server APIs by the same small ``Peer`` interface
 (``request``, ``register``, ``server_name``); tests make fresh users and rooms, never fresh servers.
 
-Synapse is installed into ``.venv-synapse/`` on first use. When that fails (no network) the tests
-are skipped with the reason, unless ``TRANSOM_TEST_SYNAPSE=required`` (as in CI): then they fail.
+Synapse is installed into ``.venv-synapse/`` on first use. When that fails (no network), or when
+``TRANSOM_SKIP_SYNAPSE`` is set, the tests are skipped with the reason, unless
+``TRANSOM_TEST_SYNAPSE=required`` (as in CI): then they run, or fail.
 """
 
 from __future__ import annotations
@@ -127,11 +128,14 @@ class SynapseClient(Peer):
 
 
 async def _start_synapse() -> SynapsePeer:
+    required = os.environ.get("TRANSOM_TEST_SYNAPSE", "").lower() == "required"
+    if os.environ.get("TRANSOM_SKIP_SYNAPSE") and not required:
+        pytest.skip("TRANSOM_SKIP_SYNAPSE is set: interop tests against Synapse skipped")
     try:
         await asyncio.to_thread(ensure_synapse)
     except SynapseStartError as exc:
         message = f"Synapse could not be installed, interop tests skipped: {exc}"
-        if os.environ.get("TRANSOM_TEST_SYNAPSE", "").lower() == "required":
+        if required:
             pytest.fail(message.replace("skipped", "required (TRANSOM_TEST_SYNAPSE=required)"))
         pytest.skip(message)
     # Synapse answers a repeated /sync with the same ``since`` from a cache for two minutes by

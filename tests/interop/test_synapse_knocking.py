@@ -179,7 +179,7 @@ async def test_reject_by_kick_then_knock_again(
 
 @pytest.mark.parametrize("room_version", ["7", "10", "12"])
 @pytest.mark.parametrize("direction", DIRECTIONS)
-async def test_reject_by_ban_then_knock_refused(
+async def test_reject_by_ban_then_knock_refused_until_unbanned(
     peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
 ) -> None:
     host, guest = host_and_guest(direction, peers)
@@ -197,6 +197,13 @@ async def test_reject_by_ban_then_knock_refused(
     status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
     assert status == 403, answer
     assert await membership(host, alice_token, room_id, bob) == "ban"
+
+    # Once unbanned (ban -> leave), the user may knock again.
+    status, answer = await room_action(host, alice_token, room_id, "unban", user_id=bob)
+    assert status == 200, answer
+    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, bob, "knock")
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
