@@ -149,6 +149,25 @@ async def test_room_lifecycle_history_and_sync(clients: tuple[AsyncClient, Async
     assert bodies == [f"hello {i}" for i in range(4)]
     assert alice.user_id in bob.rooms[room_id].typing_users
 
+    # A filtered initial sync: lazy-loaded members and a short, limited timeline whose
+    # prev_batch continues into /messages.
+    # (A fresh client: nio otherwise continues from its last next_batch.)
+    fresh = AsyncClient(bob.homeserver, bob.user_id, device_id=bob.device_id, config=_config())
+    fresh.access_token = bob.access_token
+    try:
+        lazy = await fresh.sync(
+            timeout=0,
+            sync_filter={"room": {"state": {"lazy_load_members": True}, "timeline": {"limit": 2}}},
+        )
+    finally:
+        await fresh.close()
+    assert isinstance(lazy, SyncResponse), lazy
+    timeline = lazy.rooms.join[room_id].timeline
+    assert timeline.limited and [e.body for e in timeline.events] == ["hello 2", "hello 3"]
+    earlier = await bob.room_messages(room_id, start=timeline.prev_batch, limit=1)
+    assert isinstance(earlier, RoomMessagesResponse), earlier
+    assert [e.body for e in earlier.chunk] == ["hello 1"]
+
     markers = await bob.room_read_markers(room_id, sent[-1], sent[-1])
     assert isinstance(markers, RoomReadMarkersResponse), markers
     receipts = await alice.sync(timeout=0, full_state=True)

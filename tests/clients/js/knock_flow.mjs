@@ -1,11 +1,12 @@
 // The knock lifecycle driven by matrix-js-sdk against a running Transom (Client-Server API,
-// "Knocking on rooms", room versions 7+). Usage: node knock_flow.mjs <baseUrl> <serverName> [roomVersion]
+// "Knocking on rooms", room versions 7+).
+// Usage: node knock_flow.mjs <baseUrl> <serverName> [roomVersion]
 //
 // alice registers (m.login.dummy), bob registers and logs in with a password; alice creates a
 // room whose join rule is "knock"; bob knocks with client.knockRoom(roomId, {viaServers, reason});
 // alice sees the knock through /sync and invites; bob sees the invite through /sync and joins;
-// both send a message and each receives the other's through /sync. Prints one "STEP {json}" line per step
-// and exits 0 on success, 1 on the first failure (with the error on stderr).
+// both send a message and each receives the other's through /sync. Prints one "STEP {json}" line
+// per step and exits 0 on success, 1 on the first failure (with the error on stderr).
 
 import * as sdk from "matrix-js-sdk";
 
