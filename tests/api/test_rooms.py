@@ -124,7 +124,9 @@ async def test_concurrent_room_creation_and_sends(server: ServerHandle) -> None:
     sends = await asyncio.gather(
         *[
             server.request(
-                "PUT", f"{V3}/rooms/{quote(room_id)}/send/m.room.message/c{n}", users[n % 4][1],
+                "PUT",
+                f"{V3}/rooms/{quote(room_id)}/send/m.room.message/c{n}",
+                users[n % 4][1],
                 json={"msgtype": "m.text", "body": str(n)},
             )  # fmt: skip
             for n, room_id in enumerate(room_ids)
@@ -136,3 +138,21 @@ async def test_concurrent_room_creation_and_sends(server: ServerHandle) -> None:
             "GET", f"{V3}/rooms/{quote(room_id)}/state/m.room.name", users[n % 4][1]
         )
         assert (status, body) == (200, {"name": f"r{n}"})
+
+
+async def test_simultaneous_identical_creations_make_distinct_v12_rooms(
+    server: ServerHandle,
+) -> None:
+    """Room version 12 room IDs are the create event's hash: the same user creating several rooms
+    with identical creation content at once must still get distinct rooms."""
+    import asyncio
+
+    _, token, _ = await server.register("alice")
+    results = await asyncio.gather(
+        *[
+            server.request("POST", f"{V3}/createRoom", token, json={"room_version": "12"})
+            for _ in range(10)
+        ]
+    )
+    assert all(status == 200 for status, _ in results), results
+    assert len({body["room_id"] for _, body in results}) == 10

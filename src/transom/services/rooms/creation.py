@@ -163,6 +163,17 @@ class RoomCreator:
     ) -> None:
         self.creator = creator
         self.profile_lookup = profile_lookup
+        self._last_create_ts = 0
+
+    def _create_timestamp(self) -> int:
+        """A timestamp for a new m.room.create event, strictly increasing within this process.
+
+        Two rooms created by the same user with the same creation content in the same
+        millisecond would otherwise have identical create events: in room version 12, where the
+        room ID is the create event's reference hash, they would be the same room.
+        """
+        self._last_create_ts = max(self.creator.clock.time_msec(), self._last_create_ts + 1)
+        return self._last_create_ts
 
     async def create_room(self, user_id: str, request: CreateRoomRequest) -> tuple[str, str | None]:
         """Create the room; returns (room_id, alias or None)."""
@@ -262,7 +273,7 @@ class RoomCreator:
             prev_events=[],
             auth_events=[],
             depth=1,
-            origin_server_ts=ec.clock.time_msec(),
+            origin_server_ts=self._create_timestamp(),
             origin=ec.server_name,
             signing_key=ec.signing_key,
             event_id_v1=ec._v1_event_id(room_version),
