@@ -132,7 +132,22 @@ class FederationMembership:
             raise BadJson(exc.message) from None
         if computed != event_id:
             raise BadJson("The event ID does not match the path")
+        if membership == "join":
+            pdu = self._co_signed(pdu, room_version)
         return await self.hs.federation_events.validate_incoming(origin, room_id, pdu, room_version)
+
+    def _co_signed(self, pdu: JsonDict, room_version: RoomVersion) -> JsonDict:
+        """ "Restricted rooms" (v8+): the resident server of the user named in
+        ``join_authorised_via_users_server`` signs the join. We sign before the signature checks
+        of steps 1-3, which require that signature (``required_signers``)."""
+        authoriser = pdu["content"].get(AUTHORISER_KEY)
+        if not room_version.restricted_join or not isinstance(authoriser, str):
+            return pdu
+        if server_of(authoriser) != self.server_name:
+            raise Forbidden("The join is authorised by a user of another server")
+        if not isinstance(pdu.get("signatures"), dict):
+            raise BadJson("The event's signatures must be an object")
+        return sign_event(pdu, room_version, self.server_name, self.hs.signing_key)
 
     async def _accept(self, origin: str, event: Event) -> None:
         """Persist a received member event (403 with the auth rule's reason if rejected), then
@@ -189,15 +204,8 @@ class FederationMembership:
         event = await self._received_member_event(
             origin, room_id, event_id, pdu, "join", room_version
         )
-        authoriser = event.content.get(AUTHORISER_KEY)
-        signed = False
-        if room_version.restricted_join and isinstance(authoriser, str):
-            # "Restricted rooms" (v8+): the resident server of the authorising user signs.
-            if server_of(authoriser) != self.server_name:
-                raise Forbidden("The join is authorised by a user of another server")
-            co_signed = sign_event(event.pdu, room_version, self.server_name, self.hs.signing_key)
-            event = Event(co_signed, room_version, event.event_id)
-            signed = True
+        # "Restricted rooms" (v8+): co-signed by us in _received_member_event; sent back.
+        signed = room_version.restricted_join and isinstance(event.content.get(AUTHORISER_KEY), str)
         await self._accept(origin, event)
         state, auth_chain = await self._state_and_auth_chain(event)
         hosts = await self.rooms.state.get_joined_hosts(room_id)
