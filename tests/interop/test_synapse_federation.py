@@ -439,6 +439,37 @@ async def test_profile_and_public_rooms_queries(
     await eventually(listed, "the room in the host's directory, listed through the guest")
 
 
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_unicode_content_and_profile_changes_cross_intact(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """Canonical JSON ("Appendices": UTF-8, no escapes beyond the required ones) must give both
+    servers the same hashes and signatures for non-ASCII content; a display name change sends a
+    new ``m.room.member`` event ("Events on change of profile information") to the other side."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    room_id = await create_room(host, alice_token, preset="public_chat", room_version="12")
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    texts = ["h\u00e9llo \U0001f419", 'line\u2028sep "quoted" \\ back', "\u0000\u001f ctl"]
+    for text in texts:
+        await send_text(guest, bob_token, room_id, text)
+    await eventually(lambda: has_bodies(host, alice_token, room_id, texts), "unicode on the host")
+
+    status, _ = await guest.request(
+        "PUT", f"/_matrix/client/v3/profile/{q(bob)}/displayname", bob_token,
+        json={"displayname": "B\u00f6b \u2603"},
+    )  # fmt: skip
+    assert status == 200
+
+    async def renamed() -> bool:
+        content = await get_state(host, alice_token, room_id, "m.room.member", bob)
+        return content is not None and content.get("displayname") == "B\u00f6b \u2603"
+
+    await eventually(renamed, "the new display name in the member event on the host")
+
+
 async def _not_joined(peer: Peer, token: str, room_id: str) -> bool:
     return room_id not in await joined_rooms(peer, token)
 

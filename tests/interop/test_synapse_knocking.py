@@ -311,3 +311,43 @@ async def test_other_resident_server_receives_the_knock(
 
 async def _not(value: Any) -> bool:
     return not await value
+
+
+@pytest.mark.parametrize("room_version", ["10", "12"])
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_member_of_allowed_room_joins_knock_restricted_room_without_knocking(
+    peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
+) -> None:
+    """Join rule ``knock_restricted`` (v10+): a member of an ``allow``ed room joins directly
+    (server-server API "Restricted rooms": the resident server signs the join and names an
+    authorising user in ``join_authorised_via_users_server``); anyone else has to knock."""
+    host, guest = host_and_guest(direction, peers)
+    alice, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    carol, carol_token = await guest.register("carol")
+    space_id = await create_room(host, alice_token, preset="public_chat", room_version="12")
+    status, answer = await join(guest, bob_token, space_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, space_id, bob, "join")
+    room_id = await create_room(
+        host, alice_token, preset="private_chat", room_version=room_version,
+        initial_state=[{"type": "m.room.join_rules", "state_key": "", "content": {
+            "join_rule": "knock_restricted",
+            "allow": [{"type": "m.room_membership", "room_id": space_id}]}}],
+    )  # fmt: skip
+
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, bob, "join")
+    status, content = await host.request(
+        "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.member/{q(bob)}", alice_token
+    )
+    assert status == 200, content
+    assert content.get("join_authorised_via_users_server") == alice
+
+    # Carol is in no allowed room: her join is refused, her knock is taken.
+    status, answer = await join(guest, carol_token, room_id, via=[host.server_name])
+    assert status == 403, answer
+    status, answer = await knock(guest, carol_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, carol, "knock")
