@@ -351,3 +351,29 @@ async def test_member_of_allowed_room_joins_knock_restricted_room_without_knocki
     status, answer = await knock(guest, carol_token, room_id, via=[host.server_name])
     assert status == 200, answer
     await wait_member(host, alice_token, room_id, carol, "knock")
+
+
+@pytest.mark.parametrize("room_version", ["7", "12"])
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_knock_through_a_resident_server_that_did_not_create_the_room(
+    peers: tuple[SynapseClient, TransomPeer], third: TransomPeer, direction: str, room_version: str
+) -> None:
+    """``via`` names the other resident server: it answers make_knock/send_knock for a room
+    created elsewhere and sends the knock on to the room's creator's server."""
+    host, resident = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    carol, carol_token = await resident.register("carol")
+    dave, dave_token = await third.register("dave")
+    room_id = await knock_room(host, alice_token, room_version)
+    status, answer = await room_action(host, alice_token, room_id, "invite", user_id=carol)
+    assert status == 200, answer
+    await eventually(lambda: _in_section(resident, carol_token, "invite", room_id), "invite")
+    status, answer = await join(resident, carol_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, carol, "join")
+
+    status, answer = await knock(third, dave_token, room_id, via=[resident.server_name])
+    assert status == 200, answer
+    await wait_member(resident, carol_token, room_id, dave, "knock")
+    await wait_member(host, alice_token, room_id, dave, "knock")
+    assert await _in_section(third, dave_token, "knock", room_id)
