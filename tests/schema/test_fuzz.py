@@ -45,7 +45,10 @@ async def _no_federation(server: Any) -> list[str]:
         refused.append(server_name)
         raise FederationUnreachable(server_name, "federation is off during the fuzz run")
 
-    server.hs.federation_client.discovery.resolve_server = refuse
+    discovery = server.hs.federation_client.discovery
+    # Every outbound federation request resolves its destination here first.
+    assert callable(getattr(discovery, "resolve_server", None)), "federation entry point moved"
+    discovery.resolve_server = refuse
     return refused
 
 
