@@ -225,8 +225,9 @@ async def test_account_and_discovery_endpoints(make_server: Any, bundle: dict[st
     await api.call("GET", f"{V3}/account/whoami", status=401)
 
 
+@pytest.mark.parametrize("room_version", ["10", "12"])
 async def test_room_endpoints(
-    make_server: Any, bundle: dict[str, Any], event_schemas: Path
+    make_server: Any, bundle: dict[str, Any], event_schemas: Path, room_version: str
 ) -> None:
     server = await make_server(
         enable_registration=True, enable_registration_without_verification=True
@@ -245,7 +246,7 @@ async def test_room_endpoints(
             "topic": "a topic",
             "room_alias_name": "knockroom",
             "visibility": "public",
-            "room_version": "10",
+            "room_version": room_version,
             "initial_state": [
                 {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}
             ],
@@ -377,8 +378,9 @@ async def test_room_endpoints(
     assert expected | {"m.room.message", "m.room.name"} <= api.event_types_checked
 
 
+@pytest.mark.parametrize("room_version", ["10", "12"])
 async def test_sync_sections_initial_and_incremental(
-    make_server: Any, bundle: dict[str, Any], event_schemas: Path
+    make_server: Any, bundle: dict[str, Any], event_schemas: Path, room_version: str
 ) -> None:
     server = await make_server(
         enable_registration=True, enable_registration_without_verification=True
@@ -396,7 +398,7 @@ async def test_sync_sections_initial_and_incremental(
     async def room(join_rule: str) -> str:
         body = await api.call(
             "POST", f"{V3}/createRoom", alice_token,
-            json={"room_version": "10", "name": f"{join_rule} room", "initial_state": [
+            json={"room_version": room_version, "name": f"{join_rule} room", "initial_state": [
                 {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": join_rule}}
             ]},
         )  # fmt: skip
