@@ -68,6 +68,7 @@ def event_schemas(spec_dir: Path) -> Path:
     return spec_dir / "data" / "event-schemas" / "schema"
 
 
+@functools.cache
 def _retrieve_yaml(uri: str) -> Resource[Any]:
     """Event schemas $ref each other by relative YAML file names."""
     path = Path(urlparse(uri).path)
@@ -98,16 +99,19 @@ class Api:
             if not schema_file.is_file():
                 continue
             full = {"room_id": room_id, **event} if room_id else event
-            validator = Draft202012Validator(
-                {"$ref": schema_file.as_uri()}, registry=self.registry,
-                format_checker=self.checker,
-            )  # fmt: skip
+            validator = self._event_validator(schema_file.as_uri())
             errors = list(validator.iter_errors(full))
             assert not errors, f"{event['type']} event does not match its schema:\n" + "\n".join(
                 f"  at {'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}"
                 for e in errors[:10]
             )
             self.event_types_checked.add(event["type"])
+
+    @functools.cache  # noqa: B019  (one Api per test)
+    def _event_validator(self, uri: str) -> Draft202012Validator:
+        return Draft202012Validator(
+            {"$ref": uri}, registry=self.registry, format_checker=self.checker
+        )
 
     def schema_for(self, method: str, template: str, status: int) -> dict[str, Any]:
         operation = self.bundle["paths"].get(template, {}).get(method.lower())
