@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -295,13 +296,9 @@ async def test_concurrent_demotion_and_state_change_resolve_the_same(
     assert results[0][0] == 200 and results[1][0] in (200, 403), results
     await send_text(host, alice_token, room_id, "merge-host")
     await send_text(guest, bob_token, room_id, "merge-guest")
-    for peer, token in ((host, alice_token), (guest, bob_token)):
-        await eventually(
-            lambda peer=peer, token=token: has_bodies(
-                peer, token, room_id, ["merge-host", "merge-guest"]
-            ),
-            f"both merge messages on {peer.name}",
-        )
+    merged = ["merge-host", "merge-guest"]
+    await eventually(lambda: has_bodies(host, alice_token, room_id, merged), "merge on host")
+    await eventually(lambda: has_bodies(guest, bob_token, room_id, merged), "merge on guest")
 
     async def same_state() -> bool:
         host_state = await _state_map(host, alice_token, room_id)
@@ -309,21 +306,20 @@ async def test_concurrent_demotion_and_state_change_resolve_the_same(
 
     await eventually(same_state, "the same current state on both servers", timeout=20)
     state = await _state_map(host, alice_token, room_id)
-    assert bob not in state[("m.room.power_levels", "")].get("users", {})  # type: ignore[operator]
+    users = state[("m.room.power_levels", "")].get("users")
+    assert isinstance(users, dict) and bob not in users
     assert state[("m.room.name", "")]["name"] == "host-name"
 
 
-async def _state_map(
-    peer: Peer, token: str, room_id: str
-) -> dict[tuple[str, str], dict[str, object]]:
+async def _state_map(peer: Peer, token: str, room_id: str) -> dict[tuple[str, str], Any]:
     status, body = await peer.request("GET", f"/_matrix/client/v3/rooms/{q(room_id)}/state", token)
     if status != 200:
         return {}
     return {(e["type"], e["state_key"]): e["content"] for e in body}
 
 
-async def _is(value: object, wanted: object) -> bool:
-    return await value == wanted  # type: ignore[misc]
+async def _is(value: Awaitable[object], wanted: object) -> bool:
+    return await value == wanted
 
 
 async def _has_content(
