@@ -27,6 +27,7 @@ from .helpers import (
     put_state,
     room_action,
     send_text,
+    sync_section,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -46,7 +47,7 @@ async def test_join_by_id_with_via_then_messages_history_and_state(
     peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
 ) -> None:
     host, guest = host_and_guest(direction, peers)
-    _, alice_token = await host.register("alice")
+    alice, alice_token = await host.register("alice")
     bob, bob_token = await guest.register("bob")
     room_id = await create_room(host, alice_token, preset="public_chat", room_version=room_version)
     await send_text(host, alice_token, room_id, "before-join")
@@ -73,6 +74,16 @@ async def test_join_by_id_with_via_then_messages_history_and_state(
         seen = [b for b in await bodies(peer, token, room_id) if b.startswith("from-")]
         assert seen == ["from-guest", "from-host"], (peer.name, seen)
     assert (await bodies(host, alice_token, room_id))[0] == "before-join"
+    # The same through /sync timelines and the members list of each server.
+    for peer, token in ((host, alice_token), (guest, bob_token)):
+        joined = await sync_section(peer, token, "join")
+        timeline = [e["content"].get("body") for e in joined[room_id]["timeline"]["events"]]
+        assert "from-guest" in timeline and "from-host" in timeline, (peer.name, timeline)
+        status, body = await peer.request(
+            "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/joined_members", token
+        )
+        assert status == 200, body
+        assert set(body["joined"]) == {alice, bob}, (peer.name, body)
 
     # State both ways: the host names the room; the host raises the guest user to power 50
     # (public_chat requires it for the topic) and the guest then sets the topic.
