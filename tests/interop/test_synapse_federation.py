@@ -120,16 +120,31 @@ async def test_history_from_before_the_join_through_messages(
     _, alice_token = await host.register("alice")
     _, bob_token = await guest.register("bob")
     room_id = await create_room(host, alice_token, preset="public_chat", room_version="12")
-    for n in range(3):
-        await send_text(host, alice_token, room_id, f"old-{n}")
+    old = [f"old-{n}" for n in range(25)]
+    for text in old:
+        await send_text(host, alice_token, room_id, text)
     status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
     assert status == 200, answer
-    await eventually(
-        lambda: has_bodies(guest, bob_token, room_id, ["old-0", "old-1", "old-2"]),
-        "pre-join history on the guest",
-    )
-    seen = [b for b in await bodies(guest, bob_token, room_id) if b.startswith("old-")]
-    assert seen == ["old-0", "old-1", "old-2"]
+
+    async def paged_history() -> list[str]:
+        """Every message body, paginating backwards ten events at a time."""
+        found: list[str] = []
+        params = {"dir": "b", "limit": "10"}
+        for _ in range(20):
+            status, page = await guest.request(
+                "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/messages", bob_token, params=params
+            )
+            assert status == 200, page
+            found += [e["content"]["body"] for e in page["chunk"] if e["type"] == "m.room.message"]
+            if not page["chunk"] or "end" not in page:
+                break
+            params = {"dir": "b", "limit": "10", "from": page["end"]}
+        return found[::-1]
+
+    async def complete() -> bool:
+        return [b for b in await paged_history() if b.startswith("old-")] == old
+
+    await eventually(complete, "the whole pre-join history, page by page, on the guest")
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
