@@ -134,13 +134,16 @@ async def test_knock_on_knock_restricted_room(
     assert await _in_section(guest, bob_token, "knock", room_id)
 
 
+@pytest.mark.parametrize("room_version", ["7", "10", "12"])
 @pytest.mark.parametrize("direction", DIRECTIONS)
-async def test_knock_by_alias(peers: tuple[SynapseClient, TransomPeer], direction: str) -> None:
+async def test_knock_by_alias(
+    peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
+) -> None:
     host, guest = host_and_guest(direction, peers)
     _, alice_token = await host.register("alice")
     bob, bob_token = await guest.register("bob")
     alias_name = "knockme" + secrets.token_hex(3)
-    room_id = await knock_room(host, alice_token, "12", room_alias_name=alias_name)
+    room_id = await knock_room(host, alice_token, room_version, room_alias_name=alias_name)
 
     status, answer = await knock(guest, bob_token, f"#{alias_name}:{host.server_name}")
     assert status == 200, answer
@@ -206,12 +209,15 @@ async def test_reject_by_ban_then_knock_refused_until_unbanned(
     await wait_member(host, alice_token, room_id, bob, "knock")
 
 
+@pytest.mark.parametrize("room_version", ["7", "10", "12"])
 @pytest.mark.parametrize("direction", DIRECTIONS)
-async def test_rescind_knock(peers: tuple[SynapseClient, TransomPeer], direction: str) -> None:
+async def test_rescind_knock(
+    peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
+) -> None:
     host, guest = host_and_guest(direction, peers)
     _, alice_token = await host.register("alice")
     bob, bob_token = await guest.register("bob")
-    room_id = await knock_room(host, alice_token, "10")
+    room_id = await knock_room(host, alice_token, room_version)
     status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
     assert status == 200, answer
     await wait_member(host, alice_token, room_id, bob, "knock")
@@ -232,15 +238,16 @@ async def test_rescind_knock(peers: tuple[SynapseClient, TransomPeer], direction
     assert await _in_section(guest, bob_token, "knock", room_id)
 
 
+@pytest.mark.parametrize("room_version", ["7", "10", "12"])
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("join_rule", ["invite", "public"])
 async def test_knock_refused_for_wrong_join_rule(
-    peers: tuple[SynapseClient, TransomPeer], direction: str, join_rule: str
+    peers: tuple[SynapseClient, TransomPeer], direction: str, join_rule: str, room_version: str
 ) -> None:
     host, guest = host_and_guest(direction, peers)
     _, alice_token = await host.register("alice")
     bob, bob_token = await guest.register("bob")
-    room_id = await knock_room(host, alice_token, "12", join_rule=join_rule)
+    room_id = await knock_room(host, alice_token, room_version, join_rule=join_rule)
 
     status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
     assert status == 403, answer
@@ -249,14 +256,15 @@ async def test_knock_refused_for_wrong_join_rule(
     assert not await _in_section(guest, bob_token, "knock", room_id)
 
 
+@pytest.mark.parametrize("room_version", ["7", "10", "12"])
 @pytest.mark.parametrize("direction", DIRECTIONS)
 async def test_knock_refused_for_banned_user(
-    peers: tuple[SynapseClient, TransomPeer], direction: str
+    peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
 ) -> None:
     host, guest = host_and_guest(direction, peers)
     _, alice_token = await host.register("alice")
     bob, bob_token = await guest.register("bob")
-    room_id = await knock_room(host, alice_token, "7")
+    room_id = await knock_room(host, alice_token, room_version)
     status, answer = await room_action(host, alice_token, room_id, "ban", user_id=bob)
     assert status == 200, answer
 
@@ -377,3 +385,32 @@ async def test_knock_through_a_resident_server_that_did_not_create_the_room(
     await wait_member(resident, carol_token, room_id, dave, "knock")
     await wait_member(host, alice_token, room_id, dave, "knock")
     assert await _in_section(third, dave_token, "knock", room_id)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_knock_after_the_knockers_server_left_the_room(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """The knocker's server was in the room once (so it knows the room, with stale state) and
+    has left it; the room then became a knock room. The knock must go through the room's
+    server, not be built on the stale state."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    room_id = await create_room(host, alice_token, preset="public_chat", room_version="10")
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, bob, "join")
+    status, answer = await room_action(guest, bob_token, room_id, "leave")
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, bob, "leave")
+    status, answer = await host.request(
+        "PUT", f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.join_rules/", alice_token,
+        json={"join_rule": "knock"},
+    )  # fmt: skip
+    assert status == 200, answer
+
+    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, bob, "knock")
+    assert await _in_section(guest, bob_token, "knock", room_id)
