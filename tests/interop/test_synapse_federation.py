@@ -555,3 +555,42 @@ async def _ephemeral(peer: Peer, token: str, room_id: str, event_type: str) -> l
     assert status == 200, body
     room = body.get("rooms", {}).get("join", {}).get(room_id, {})
     return [e for e in room.get("ephemeral", {}).get("events", []) if e["type"] == event_type]
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_v12_additional_creator_on_the_other_server(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """Room version 12 ("Room version 12", MSC4289): users in ``additional_creators`` of the
+    create event have infinite power; the other server's creator may change power levels,
+    which the room's server accepts, and may not be listed in ``users`` itself."""
+    host, guest = host_and_guest(direction, peers)
+    alice, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    carol, _ = await host.register("carol")
+    room_id = await create_room(
+        host, alice_token, preset="public_chat", room_version="12",
+        creation_content={"additional_creators": [bob]},
+    )  # fmt: skip
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await eventually(
+        lambda: _is(membership(host, alice_token, room_id, bob), "join"), "the join on the host"
+    )
+    levels = await get_state(guest, bob_token, room_id, "m.room.power_levels")
+    assert levels is not None
+    assert bob not in levels.get("users", {}) and alice not in levels.get("users", {})
+
+    levels.setdefault("users", {})[carol] = 75
+    status, answer = await put_state(guest, bob_token, room_id, "m.room.power_levels", levels)
+    assert status == 200, answer
+
+    async def carol_raised() -> bool:
+        content = await get_state(host, alice_token, room_id, "m.room.power_levels")
+        return content is not None and content.get("users", {}).get(carol) == 75
+
+    await eventually(carol_raised, "the guest creator's power change on the host")
+    # Creators may not appear in ``users`` (v12 auth rule for m.room.power_levels).
+    levels["users"][bob] = 100
+    status, answer = await put_state(guest, bob_token, room_id, "m.room.power_levels", levels)
+    assert status in (400, 403), answer
