@@ -76,7 +76,7 @@ async def test_knock_by_id_with_via_then_accept_invite_join(
     host, guest = host_and_guest(direction, peers)
     _, alice_token = await host.register("alice")
     bob, bob_token = await guest.register("bob")
-    room_id = await knock_room(host, alice_token, room_version)
+    room_id = await knock_room(host, alice_token, room_version, name="Knock here")
 
     status, answer = await knock(guest, bob_token, room_id, via=[host.server_name], reason="hi")
     assert status == 200, answer
@@ -95,10 +95,10 @@ async def test_knock_by_id_with_via_then_accept_invite_join(
     # Stripped state (client-server API "Stripped state", v1.16): the create event, the join
     # rules and the knocker's own membership are among it.
     assert {"m.room.create", "m.room.join_rules", "m.room.member"} <= types
-    rules = [
-        e for e in knocked[room_id]["knock_state"]["events"] if e["type"] == "m.room.join_rules"
-    ]
-    assert rules[0]["content"]["join_rule"] == "knock"
+    stripped = {e["type"]: e for e in knocked[room_id]["knock_state"]["events"]}
+    assert stripped["m.room.join_rules"]["content"]["join_rule"] == "knock"
+    assert stripped["m.room.name"]["content"]["name"] == "Knock here"
+    assert stripped["m.room.create"]["content"].get("room_version", "1") == room_version
 
     # Accept: the host invites the knocker, who then joins.
     status, answer = await room_action(host, alice_token, room_id, "invite", user_id=bob)
