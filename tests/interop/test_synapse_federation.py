@@ -594,3 +594,30 @@ async def test_v12_additional_creator_on_the_other_server(
     levels["users"][bob] = 100
     status, answer = await put_state(guest, bob_token, room_id, "m.room.power_levels", levels)
     assert status in (400, 403), answer
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_burst_of_concurrent_messages_from_both_sides_all_arrive(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """Many PDUs at once from both servers ("Transactions": several PDUs per transaction,
+    forks merged by later events): every message reaches both servers."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    _, bob_token = await guest.register("bob")
+    room_id = await create_room(host, alice_token, preset="public_chat", room_version="10")
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    host_texts = [f"h{n}" for n in range(20)]
+    guest_texts = [f"g{n}" for n in range(20)]
+    await asyncio.gather(
+        *(send_text(host, alice_token, room_id, t) for t in host_texts),
+        *(send_text(guest, bob_token, room_id, t) for t in guest_texts),
+    )
+    everything = host_texts + guest_texts
+    await eventually(
+        lambda: has_bodies(host, alice_token, room_id, everything), "all messages on the host"
+    )
+    await eventually(
+        lambda: has_bodies(guest, bob_token, room_id, everything), "all messages on the guest"
+    )
