@@ -4,8 +4,9 @@ Server-Server API "Knocking upon a room" (``make_knock``/``send_knock``, room ve
 "Inviting to a room", "Leaving Rooms (Rejecting Invites)" (a knock is rescinded by leaving);
 Client-Server API "Knocking on rooms" (``POST /knock/{roomIdOrAlias}`` with ``via``), the
 ``rooms.knock`` section of ``/sync``, and the room state both servers show afterwards.
-Auth rules: the ``knock`` membership needs join rule ``knock`` (v7+) or ``knock_restricted``
-(v10+) and is refused to a banned user (v7+, "Authorization rules" 4.3.6 of each version).
+Auth rules ("If membership is knock", rule 4.7 in v7-v11, its v12 counterpart): the ``knock``
+membership needs join rule ``knock`` (v7+) or ``knock_restricted`` (v10+) and is refused to a
+banned, invited or joined user.
 
 "Host" is the server that creates the room; the knocker is a user of the other server.
 Facts about Synapse 1.163 that shape the assertions (synapse-peer.md): as the knocker's server it
