@@ -128,7 +128,7 @@ async def test_concurrent_room_creation_and_sends(server: ServerHandle) -> None:
                 f"{V3}/rooms/{quote(room_id)}/send/m.room.message/c{n}",
                 users[n % 4][1],
                 json={"msgtype": "m.text", "body": str(n)},
-            )  # fmt: skip
+            )
             for n, room_id in enumerate(room_ids)
         ]
     )
