@@ -415,3 +415,29 @@ async def test_knock_after_the_knockers_server_left_the_room(
     assert status == 200, answer
     await wait_member(host, alice_token, room_id, bob, "knock")
     assert await _in_section(guest, bob_token, "knock", room_id)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_knock_refused_for_invited_and_joined_users(
+    peers: tuple[SynapseClient, TransomPeer], direction: str
+) -> None:
+    """An invited or joined user may not knock (knock rule: membership ``invite``/``join``
+    -> reject); their membership is left as it was."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    room_id = await knock_room(host, alice_token, "12")
+    status, answer = await room_action(host, alice_token, room_id, "invite", user_id=bob)
+    assert status == 200, answer
+    await eventually(lambda: _in_section(guest, bob_token, "invite", room_id), "the invite")
+
+    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 403, answer
+    assert await membership(host, alice_token, room_id, bob) == "invite"
+
+    status, answer = await join(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, alice_token, room_id, bob, "join")
+    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 403, answer
+    assert await membership(host, alice_token, room_id, bob) == "join"
