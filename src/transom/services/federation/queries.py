@@ -53,7 +53,8 @@ class FederationQueries:
             raise InvalidParam("The user is not on this server")
         if await self.hs.store.accounts.get_user(user_id) is None:
             raise NotFound("Profile was not found")
-        profile = await self.hs.profiles.get_profile(user_id) or {}
+        # The profile clients see (GET /profile), the display name defaulting to the localpart.
+        profile = await self.hs.rooms.membership.profile_content(user_id)
         if field is not None:
             value = profile.get(field)
             if value is None:
