@@ -441,6 +441,11 @@ async def test_profile_and_public_rooms_queries(
     status, body = await guest.request("GET", f"/_matrix/client/v3/profile/{q(alice)}", bob_token)
     assert status == 200, body
     assert body.get("displayname") == "Alice Remote"
+    # A user who never set a profile: both servers default the display name to the localpart.
+    carol, _ = await host.register("carol")
+    status, body = await guest.request("GET", f"/_matrix/client/v3/profile/{q(carol)}", bob_token)
+    assert status == 200, body
+    assert body.get("displayname") == carol[1:].split(":", 1)[0]
 
     name = "Directory " + secrets.token_hex(3)
     room_id = await create_room(
