@@ -189,8 +189,9 @@ class FederationEventHandler:
             if not set(extremities) <= prev:
                 # The event does not follow every extremity: the room's current state is the
                 # resolution of the current state and the state after the event.
+                # (The state after the event holds the event itself, not stored yet.)
                 entry.new_current_state = await self._resolve(
-                    origin, event.room_version, [current, state_after]
+                    origin, event.room_version, [current, state_after], [event]
                 )
         [stored] = await self.rooms.persister.persist([entry])
         if rejected is None and not soft_failed:
@@ -256,9 +257,13 @@ class FederationEventHandler:
         return await prev_state.state_before(self, origin, event)
 
     async def _resolve(
-        self, origin: str, room_version: RoomVersion, state_sets: Sequence[StateMap]
+        self,
+        origin: str,
+        room_version: RoomVersion,
+        state_sets: Sequence[StateMap],
+        pending: Sequence[Event] = (),
     ) -> StateMap:
-        return await prev_state.resolve(self, origin, room_version, state_sets)
+        return await prev_state.resolve(self, origin, room_version, state_sets, pending)
 
     # Step 4: the event's own auth events ------------------------------------------------------
 

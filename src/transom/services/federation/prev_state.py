@@ -86,15 +86,19 @@ async def resolve(
     origin: str,
     room_version: RoomVersion,
     state_sets: Sequence[StateMap],
+    pending: Sequence[Event] = (),
 ) -> StateMap:
     """State resolution with every event of the state sets and their auth chains loaded; events
-    we lack are fetched from ``origin`` once."""
+    we lack are fetched from ``origin`` once. ``pending`` are events being processed, not yet
+    stored, that the state sets may hold (an event's own state after it): never fetched."""
     if len({tuple(sorted(s.items())) for s in state_sets}) == 1:
         return dict(state_sets[0])
-    ids = {event_id for state in state_sets for event_id in state.values()}
+    held = {e.event_id: e for e in pending}
+    ids = {event_id for state in state_sets for event_id in state.values()} - held.keys()
+    ids |= {a for e in pending for a in e.auth_event_ids}
     for attempt in range(2):
         stored = await auth_closure(handler, ids)
-        event_map = {i: s.event for i, s in stored.items()}
+        event_map = {i: s.event for i, s in stored.items()} | held
         rejected = {i for i, s in stored.items() if s.rejected_reason is not None}
         try:
             return resolve_state(room_version, state_sets, event_map, rejected=rejected)
