@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -211,6 +212,20 @@ async def transom(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Tra
 async def peers(synapse: SynapseClient, transom: TransomPeer) -> tuple[SynapseClient, TransomPeer]:
     """Both servers, started."""
     return synapse, transom
+
+
+@pytest.fixture(autouse=True)
+def no_transom_errors(caplog: pytest.LogCaptureFixture) -> Any:
+    """Transom runs in this process: an error it logs while serving the peer (say, a PDU of a
+    transaction it failed to process, answered with an error Synapse merely logs) fails the
+    test even when the scenario recovered."""
+    yield
+    errors = [
+        f"{r.name}: {r.getMessage()}\n{r.exc_text or ''}"
+        for r in caplog.get_records("call")
+        if r.levelno >= logging.ERROR and r.name.startswith("transom")
+    ]
+    assert not errors, "Transom logged errors:\n" + "\n".join(errors)
 
 
 @pytest.fixture(autouse=True)
