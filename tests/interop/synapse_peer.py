@@ -10,7 +10,8 @@ dependencies never disturb the project's. ``ensure_synapse()`` installs it on fi
 A ``SynapsePeer`` owns one Synapse process and a temporary directory holding its generated
 config, signing key, self-signed TLS certificate, SQLite database and log. Everything binds to
 127.0.0.1 only. Federation runs over TLS (Synapse federates only over HTTPS); the settings that
-make loopback federation work are described in ``shared/interop/synapse-peer.md`` beside the repository.
+make loopback federation work are described in ``shared/interop/synapse-peer.md`` beside the
+repository.
 """
 
 from __future__ import annotations
