@@ -45,7 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     names = ",".join(p.name for p in ALL_PHASES)
     parser.add_argument("--phases", default=None, help=f"comma-separated subset of {names}")
     parser.add_argument("--federation-peer", action="store_true",
-                        help="start a Synapse peer for the federated_knock phase")  # fmt: skip
+                        help="start a peer homeserver for the federated_knock phase")  # fmt: skip
+    parser.add_argument("--peer", choices=("synapse", "transom"), default="synapse",
+                        help="which homeserver the federation peer is")  # fmt: skip
     parser.add_argument("--bcrypt-rounds", type=int, default=12, help="same on every server")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
                         help="engine of every server started (postgres: 127.0.0.1)")  # fmt: skip
@@ -133,12 +135,12 @@ async def run_target(
 
 
 async def run_managed(name: str, args: argparse.Namespace, phases: list[Phase]) -> JsonDict:
-    """Start ``name`` (and a Synapse federation peer if asked), run the phases, stop both."""
+    """Start ``name`` (and a federation peer if asked), run the phases, stop both."""
     peer = None
     server = await start_server(name, args.bcrypt_rounds, args.log_level, args.database)
     try:
         if args.federation_peer or any(p.needs_peer for p in phases):
-            peer = await start_server("synapse", args.bcrypt_rounds, args.log_level, args.database)
+            peer = await start_server(args.peer, args.bcrypt_rounds, args.log_level, args.database)
         return await run_target(name, server.client_url, server.pid, args, phases, peer)
     finally:
         if peer is not None:
@@ -207,7 +209,7 @@ async def main_async(args: argparse.Namespace) -> JsonDict:
             sys.exit("only loopback targets are allowed")
         peer = None
         if args.federation_peer or any(p.needs_peer for p in phases):
-            peer = await start_server("synapse", args.bcrypt_rounds, args.log_level, args.database)
+            peer = await start_server(args.peer, args.bcrypt_rounds, args.log_level, args.database)
         try:
             output["servers"]["target"] = await run_target(
                 args.target, args.target, args.pid, args, phases, peer

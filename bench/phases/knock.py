@@ -69,7 +69,7 @@ class Knock(Phase):
 class FederatedKnock(Phase):
     name = "federated_knock"
     description = (
-        "N knocks by users of the target into rooms on a peer Synapse (make_knock + send_knock "
+        "N knocks by users of the target into rooms on a peer homeserver (make_knock + send_knock "
         "round trip, timed at the target's POST /knock)"
     )
     needs_peer = True
