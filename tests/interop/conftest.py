@@ -13,6 +13,7 @@ Synapse is installed into ``.venv-synapse/`` on first use. When that fails (no n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -31,7 +32,13 @@ from signedjson.key import generate_signing_key, write_signing_keys
 from transom.app import HomeServer, RunningServer, start
 from transom.config import parse_config
 
-from .synapse_peer import SynapsePeer, SynapseStartError, ensure_synapse, free_port
+from .synapse_peer import (
+    POSTGRES_SERVER,
+    SynapsePeer,
+    SynapseStartError,
+    ensure_synapse,
+    free_port,
+)
 
 SHARED_SECRET = "interop-shared-secret"
 GENEROUS = {"per_second": 100000, "burst_count": 100000}
@@ -151,6 +158,37 @@ async def _start_synapse() -> SynapsePeer:
     return peer
 
 
+def _database(folder: Path) -> dict[str, Any]:
+    """SQLite in ``folder``, or with ``TRANSOM_TEST_ENGINE=postgres`` a fresh schema of the
+    local PostgreSQL's ``test`` database (created by Transom, dropped by ``transom_peer``)."""
+    if os.environ.get("TRANSOM_TEST_ENGINE", "sqlite") != "postgres":
+        return {"name": "sqlite", "args": {"database": str(folder / "transom.db")}}
+    schema = f"interop_{secrets.token_hex(4)}"
+    args = {**POSTGRES_SERVER, "database": "test", "schema": schema}
+    return {"name": "postgres", "args": args}
+
+
+@contextlib.asynccontextmanager
+async def transom_peer(folder: Path) -> AsyncIterator[TransomPeer]:
+    """A running Transom for a ``with`` block; its PostgreSQL schema, if any, dropped after."""
+    running = await start_transom(folder)
+    client = TransomPeer(running)
+    try:
+        yield client
+    finally:
+        await client.close()
+        await running.stop()
+        db = running.hs.config.database
+        if db.name == "postgres":
+            import asyncpg
+
+            connection = await asyncpg.connect(**POSTGRES_SERVER, database="test")
+            try:
+                await connection.execute(f'DROP SCHEMA IF EXISTS "{db.args["schema"]}" CASCADE')
+            finally:
+                await connection.close()
+
+
 async def start_transom(folder: Path) -> RunningServer:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -161,7 +199,7 @@ async def start_transom(folder: Path) -> RunningServer:
         "server_name": f"127.0.0.1:{port}",
         "signing_key_path": str(key_path),
         "registration_shared_secret": SHARED_SECRET,
-        "database": {"name": "sqlite", "args": {"database": str(folder / "transom.db")}},
+        "database": _database(folder),
         "listeners": [
             {"port": 0, "tls": False, "resources": [{"names": ["client"]}]},
             {"port": port, "tls": True, "resources": [{"names": ["federation", "keys"]}]},
@@ -199,13 +237,8 @@ async def synapse() -> AsyncIterator[SynapseClient]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def transom(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TransomPeer]:
     """One Transom for the whole test module."""
-    running = await start_transom(tmp_path_factory.mktemp("transom"))
-    client = TransomPeer(running)
-    try:
+    async with transom_peer(tmp_path_factory.mktemp("transom")) as client:
         yield client
-    finally:
-        await client.close()
-        await running.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -28,7 +28,7 @@ from .conftest import (
     TransomPeer,
     eventually,
     q,
-    start_transom,
+    transom_peer,
 )
 from .helpers import create_room, join, knock, membership, room_action, send_text, sync_section
 
@@ -284,13 +284,8 @@ async def third(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Any:
     """A second Transom: the knocker's server while the other two are both in the room."""
-    running = await start_transom(tmp_path_factory.mktemp("transom-third"))
-    client = TransomPeer(running)
-    try:
+    async with transom_peer(tmp_path_factory.mktemp("transom-third")) as client:
         yield client
-    finally:
-        await client.close()
-        await running.stop()
 
 
 @pytest.mark.parametrize("room_version", ["7", "12"])
