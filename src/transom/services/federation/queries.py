@@ -73,8 +73,8 @@ class FederationQueries:
         return result
 
     async def hierarchy(self, origin: str, room_id: str) -> dict[str, Any]:
-        """The room itself (it must be world-readable or joinable by anyone, or have a member
-        on ``origin``); children are listed through its ``m.space.child`` events only."""
+        """The room itself (it must be world-readable, joinable or knockable by anyone, or have a
+        member on ``origin``); children are listed through its ``m.space.child`` events only."""
         rooms = self.hs.rooms
         if await rooms.rooms.get_room_version(room_id) is None:
             raise NotFound("Unknown room")
@@ -82,9 +82,12 @@ class FederationQueries:
         events = await rooms.events.get_events(state_ids.values())
         state = {k: events[v] for k, v in state_ids.items() if v in events}
         summary = await self.hs.directory.room_summary(room_id)
+        # space_hierarchy.yaml 404: a room the requesting server could not "peek/join". Knock
+        # rooms (``knock`` v7+, ``knock_restricted`` v10+) are open to preview before knocking,
+        # as the client-server "Room summaries" rules say.
         visible = (
             summary.get("world_readable")
-            or summary.get("join_rule") == "public"
+            or summary.get("join_rule") in ("public", "knock", "knock_restricted")
             or origin in await rooms.state.get_joined_hosts(room_id)
         )
         if not visible:
