@@ -126,8 +126,7 @@ class AccountsService:
         return Requester(owner.user_id, owner.device_id, token)
 
     async def is_admin(self, user_id: str) -> bool:
-        user = await self._store.get_user(user_id)
-        return bool(user and user.admin)
+        return await self._store.is_admin(user_id)
 
     async def _issue(
         self, user_id: str, device_id: str | None, display_name: str | None

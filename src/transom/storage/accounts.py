@@ -58,9 +58,34 @@ def _device(row: Row) -> DeviceRecord:
 _DEVICE_COLUMNS = "device_id, user_id, display_name, last_seen_ts, last_seen_ip"
 
 
+# Most access tokens (and admin flags) remembered; past this the caches start afresh.
+_CACHE_LIMIT = 50_000
+
+
 class AccountStore:
+    """Users, devices and tokens. Every request resolves its access token, and every message
+    checks the sender's admin flag, so both are cached here, where every write to them happens:
+    each write drops what it may change before it returns, and a read that raced with a write
+    (started before it, finished after) is not cached.
+    """
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._tokens: dict[str, TokenOwner] = {}
+        self._admins: dict[str, bool] = {}
+        self._generation = 0  # bumped by every invalidation
+
+    def _invalidate_user(self, user_id: str) -> None:
+        self._generation += 1
+        self._admins.pop(user_id, None)
+        for token in [t for t, o in self._tokens.items() if o.user_id == user_id]:
+            del self._tokens[token]
+
+    def _invalidate_tokens(self, user_id: str, keep: str | None = None) -> None:
+        self._generation += 1
+        gone = [t for t, o in self._tokens.items() if o.user_id == user_id and t != keep]
+        for token in gone:
+            del self._tokens[token]
 
     # -- users --------------------------------------------------------------------------------
 
@@ -85,6 +110,19 @@ class AccountStore:
             )
         except IntegrityError as e:
             raise UserExistsError(user_id) from e
+
+    async def is_admin(self, user_id: str) -> bool:
+        cached = self._admins.get(user_id)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        user = await self.get_user(user_id)
+        admin = bool(user and user.admin)
+        if user is not None and generation == self._generation:
+            if len(self._admins) >= _CACHE_LIMIT:
+                self._admins.clear()
+            self._admins[user_id] = admin
+        return admin
 
     async def get_user(self, user_id: str) -> UserRecord | None:
         row = await self._db.fetchrow(
@@ -114,12 +152,16 @@ class AccountStore:
         )
 
     async def set_deactivated(self, user_id: str, deactivated: bool = True) -> None:
+        self._invalidate_user(user_id)
         await self._db.execute(
             "UPDATE users SET deactivated = $2 WHERE user_id = $1", user_id, deactivated
         )
+        self._invalidate_user(user_id)
 
     async def set_admin(self, user_id: str, admin: bool) -> None:
+        self._invalidate_user(user_id)
         await self._db.execute("UPDATE users SET admin = $2 WHERE user_id = $1", user_id, admin)
+        self._invalidate_user(user_id)
 
     # -- devices ------------------------------------------------------------------------------
 
@@ -168,6 +210,7 @@ class AccountStore:
         params = [(user_id, device_id) for device_id in device_ids]
         if not params:
             return
+        self._drop_device_tokens(user_id, {d for _, d in params})
         async with self._db.transaction() as conn:
             await conn.executemany(
                 "DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2", params
@@ -175,6 +218,15 @@ class AccountStore:
             await conn.executemany(
                 "DELETE FROM devices WHERE user_id = $1 AND device_id = $2", params
             )
+        self._drop_device_tokens(user_id, {d for _, d in params})
+
+    def _drop_device_tokens(self, user_id: str, device_ids: set[str]) -> None:
+        self._generation += 1
+        gone = [
+            t for t, o in self._tokens.items() if o.user_id == user_id and o.device_id in device_ids
+        ]
+        for token in gone:
+            del self._tokens[token]
 
     async def record_device_seen(
         self, user_id: str, device_id: str, ts: int, ip: str | None
@@ -203,6 +255,18 @@ class AccountStore:
         )
 
     async def get_token_owner(self, token: str) -> TokenOwner | None:
+        cached = self._tokens.get(token)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        owner = await self._read_token_owner(token)
+        if owner is not None and generation == self._generation:
+            if len(self._tokens) >= _CACHE_LIMIT:
+                self._tokens.clear()
+            self._tokens[token] = owner
+        return owner
+
+    async def _read_token_owner(self, token: str) -> TokenOwner | None:
         row = await self._db.fetchrow(
             "SELECT t.user_id, t.device_id, u.deactivated FROM access_tokens AS t"
             " JOIN users AS u ON u.user_id = t.user_id WHERE t.token = $1",
@@ -215,10 +279,21 @@ class AccountStore:
         )
 
     async def delete_access_token(self, token: str) -> None:
+        self._generation += 1
+        self._tokens.pop(token, None)
         await self._db.execute("DELETE FROM access_tokens WHERE token = $1", token)
+        self._generation += 1
+        self._tokens.pop(token, None)
 
     async def delete_all_tokens(self, user_id: str, except_token: str | None = None) -> None:
         """Delete every token of `user_id`, keeping `except_token` if given."""
+        self._invalidate_tokens(user_id, except_token)
+        try:
+            await self._delete_all_tokens(user_id, except_token)
+        finally:
+            self._invalidate_tokens(user_id, except_token)
+
+    async def _delete_all_tokens(self, user_id: str, except_token: str | None) -> None:
         if except_token is None:
             await self._db.execute("DELETE FROM access_tokens WHERE user_id = $1", user_id)
         else:
