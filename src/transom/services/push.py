@@ -278,3 +278,10 @@ class PushService:
     async def unread_counts(self, user_id: str, room_id: str) -> tuple[int, int]:
         """``(notification_count, highlight_count)`` for sync's ``unread_notifications``."""
         return await self.actions.counts(user_id, room_id)
+
+    async def unread_counts_many(
+        self, user_id: str, room_ids: Sequence[str]
+    ) -> dict[str, tuple[int, int]]:
+        """``unread_counts`` of every room in ``room_ids``, read together."""
+        found = await self.actions.counts_many(user_id, room_ids)
+        return {room_id: found.get(room_id, (0, 0)) for room_id in room_ids}

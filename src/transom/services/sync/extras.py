@@ -89,8 +89,12 @@ class Extras:
     async def unread_counts_many(
         self, user_id: str, room_ids: Sequence[str]
     ) -> dict[str, tuple[int, int]]:
-        """Counts for several rooms (one query each: the push store has no batch read)."""
-        return {room_id: await self.unread_counts(user_id, room_id) for room_id in room_ids}
+        """Counts for several rooms, read together."""
+        push = getattr(self.hs, "push", None)
+        if push is None or not hasattr(push, "unread_counts_many"):
+            return {room_id: await self.unread_counts(user_id, room_id) for room_id in room_ids}
+        counts = await push.unread_counts_many(user_id, room_ids)
+        return {room_id: (int(n), int(h)) for room_id, (n, h) in counts.items()}
 
     async def unread_counts(self, user_id: str, room_id: str) -> tuple[int, int]:
         push = getattr(self.hs, "push", None)
