@@ -45,6 +45,7 @@ from transom.services.federation.queries import FederationQueries
 from transom.services.federation.reads import FederationReads
 from transom.services.federation.remote_membership import RemoteMembership
 from transom.services.federation.sender import FederationSender, RetryPolicy
+from transom.services.federation.summary import RemoteRoomSummaries
 from transom.services.federation.transactions import TransactionHandler
 from transom.services.passwords import PasswordHasher
 from transom.services.profiles import ProfileService
@@ -165,6 +166,7 @@ class HomeServer:
         self.rooms.directory.remote = self.federation_queries
         self.profile_service.remote = self.federation_queries.remote_profile
         self.directory.remote_public_rooms = self.federation_queries.remote_public_rooms
+        self.room_summary.remote_summary = RemoteRoomSummaries(self).summary
         # Knocking over federation: make_knock/send_knock served, remote knocks and rescinds,
         # rejections of our users' knocks delivered by the room's server.
         self.federation_knocking = FederationKnocking(self)
