@@ -436,3 +436,40 @@ async def test_knock_refused_for_invited_and_joined_users(
     status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
     assert status == 403, answer
     assert await membership(host, alice_token, room_id, bob) == "join"
+
+
+@pytest.mark.parametrize("room_version", ["7", "10", "12"])
+@pytest.mark.parametrize("direction", DIRECTIONS)
+async def test_room_summary_before_and_while_knocking(
+    peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
+) -> None:
+    """Client-server API "Room summaries" (v1.15) of a knock room on the other server, through
+    federation ``/hierarchy``: what a user sees before deciding to knock. A private room
+    (join rule ``invite``) is not previewable."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    _, bob_token = await guest.register("bob")
+    room_id = await knock_room(host, alice_token, room_version, name="Preview me")
+    path = f"/_matrix/client/v1/room_summary/{q(room_id)}"
+
+    status, body = await guest.request("GET", path, bob_token, params={"via": host.server_name})
+    assert status == 200, body
+    assert body["room_id"] == room_id
+    assert body["join_rule"] == "knock"
+    assert body["name"] == "Preview me"
+    assert body["num_joined_members"] == 1
+    assert body["membership"] == "leave"
+
+    private_id = await knock_room(host, alice_token, room_version, join_rule="invite")
+    status, body = await guest.request(
+        "GET", f"/_matrix/client/v1/room_summary/{q(private_id)}", bob_token,
+        params={"via": host.server_name},
+    )  # fmt: skip
+    assert status == 404, body
+    assert body["errcode"] == "M_NOT_FOUND"
+
+    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    status, body = await guest.request("GET", path, bob_token, params={"via": host.server_name})
+    assert status == 200, body
+    assert body["membership"] == "knock"
