@@ -18,12 +18,9 @@ import signal
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from transom.api.admin import admin_routes
 from transom.api.client import client_routes
@@ -233,34 +230,45 @@ def ensure_tls_certificate(config: Config) -> ssl.SSLContext:
     assert cert_path is not None and key_path is not None  # checked by the config loader
     if not cert_path.exists() or not key_path.exists():
         logger.warning("Generating a self-signed TLS certificate at %s", cert_path)
-        key = ec.generate_private_key(ec.SECP256R1())
-        host = (
-            config.server_name.rsplit(":", 1)[0] if "]" not in config.server_name else "localhost"
-        )
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-        try:
-            alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host.strip("[]")))
-        except ValueError:
-            alt = x509.DNSName(host)
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
-            .sign(key, hashes.SHA256())
-        )  # fmt: skip
-        key_path.parent.mkdir(parents=True, exist_ok=True)
-        key_path.write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ))  # fmt: skip
-        key_path.chmod(0o600)
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_self_signed_certificate(config.server_name, cert_path, key_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)
     return context
+
+
+def write_self_signed_certificate(server_name: str, cert_path: Path, key_path: Path) -> None:
+    """A self-signed certificate for the host of ``server_name`` (``transom generate-config``
+    writes one beside the signing key; ``run`` writes one if the files are missing)."""
+    # Imported here: the x509 machinery costs about 8 MiB that a running server with its
+    # certificate already on disk never needs.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    host = server_name.rsplit(":", 1)[0] if "]" not in server_name else "localhost"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        alt = x509.DNSName(host)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))  # fmt: skip
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 @dataclass

@@ -132,7 +132,8 @@ log_level: INFO
 
 
 def generate_config(server_name: str, config_path: Path, data_dir: Path | None = None) -> None:
-    """Write a commented config, a new signing key, and create the data directory."""
+    """Write a commented config, a new signing key and a self-signed TLS certificate for the
+    federation listener, and create the data directory."""
     data_dir = (data_dir or config_path.parent).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,13 +143,19 @@ def generate_config(server_name: str, config_path: Path, data_dir: Path | None =
         with open(key_path, "w") as f:
             write_signing_keys(f, [generate_signing_key(version)])
         key_path.chmod(0o600)
+    tls_cert_path = data_dir / f"{server_name}.tls.crt"
+    tls_key_path = data_dir / f"{server_name}.tls.key"
+    if not tls_cert_path.exists() or not tls_key_path.exists():
+        from transom.app import write_self_signed_certificate
+
+        write_self_signed_certificate(server_name, tls_cert_path, tls_key_path)
     text = CONFIG_TEMPLATE.format(
         server_name=server_name,
         signing_key_path=key_path,
         shared_secret=secrets.token_urlsafe(32),
         database_path=data_dir / "homeserver.db",
-        tls_cert_path=data_dir / f"{server_name}.tls.crt",
-        tls_key_path=data_dir / f"{server_name}.tls.key",
+        tls_cert_path=tls_cert_path,
+        tls_key_path=tls_key_path,
     )
     config_path.write_text(text)
     config_path.chmod(0o600)

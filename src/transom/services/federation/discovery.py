@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import dns.asyncresolver
-import dns.exception
-import dns.resolver
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from transom.core.errors import InvalidIdentifier
@@ -95,9 +92,26 @@ class FilteringResolver(AbstractResolver):
 SrvLookup = Callable[[str], Awaitable[list[tuple[str, int]]]]
 
 
+def __getattr__(name: str) -> Any:
+    """``discovery.dns`` still names dnspython (imported on first use, see below)."""
+    if name == "dns":
+        import dns.asyncresolver
+        import dns.exception
+        import dns.resolver
+
+        return dns
+    raise AttributeError(name)
+
+
 async def dns_srv_lookup(name: str) -> list[tuple[str, int]]:
     """SRV targets of ``name`` as ``(host, port)``, best first (lowest priority, then highest
     weight); empty if there are none. A lone target of ``.`` means "no service" (RFC 2782)."""
+    # Imported on first use: dnspython costs about 3 MiB of memory that an idle server, or
+    # one that only talks to servers on IP literals, never needs.
+    import dns.asyncresolver
+    import dns.exception
+    import dns.resolver
+
     try:
         answer = await dns.asyncresolver.resolve(name, "SRV")
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
