@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from transom.services.errors import BadJson, MissingParam, MissingToken, NotJson, TooLarge
@@ -20,8 +21,16 @@ JsonDict = dict[str, Any]
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+    """A JSON response ("API Standards": UTF-8 JSON), encoded by orjson: the same compact JSON
+    as the standard library's, several times faster on large bodies such as /sync."""
+    try:
+        data = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # what orjson refuses (integers beyond 64 bits): the standard encoder
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return web.Response(
+        body=data, status=status, content_type="application/json", charset="utf-8",
+        headers=headers,
+    )  # fmt: skip
 
 
 class Body:
