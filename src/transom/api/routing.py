@@ -23,7 +23,7 @@ from transom.api.http import (
     read_json_body,
 )
 from transom.services.accounts import Requester
-from transom.services.errors import MissingToken
+from transom.services.errors import InvalidParam, MissingToken
 
 if TYPE_CHECKING:
     from transom.app import HomeServer
@@ -104,6 +104,10 @@ X_FORWARDED_KEY = web.AppKey("x_forwarded", bool)
 
 def _wrap(hs: HomeServer, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
+        # Identifiers, types, state keys and transaction IDs from the path are stored as text,
+        # which cannot hold U+0000 (PostgreSQL refuses it): refuse such a request up front.
+        if any("\x00" in value for value in request.match_info.values()):
+            raise InvalidParam("Path parameters may not contain U+0000")
         requester = None
         origin = raw_body = None
         ip = client_ip(request, request.app.get(X_FORWARDED_KEY, False))

@@ -84,6 +84,9 @@ class FederationEventHandler:
         event = parse_pdu(pdu, room_version)
         if event.room_id != room_id:
             raise BadJson(f"Event {event.event_id} is not in room {room_id}")
+        if "\x00" in event.type or "\x00" in (event.state_key or ""):
+            # Our storage keeps these as text, which cannot hold U+0000 on PostgreSQL.
+            raise BadJson(f"Event {event.event_id} has U+0000 in its type or state key")
         # Step 2: signatures of every required signer, with keys valid at origin_server_ts (v5+).
         keyring = getattr(self.hs, "keyring", None)
         if keyring is None:

@@ -140,6 +140,9 @@ class EventCreator:
         Raises ``Forbidden`` naming the failed auth rule; nothing is stored here.
         """
         room_version = context.room_version
+        if "\x00" in draft.event_type or "\x00" in (draft.state_key or ""):
+            # Stored as text, which cannot hold U+0000 on PostgreSQL.
+            raise BadJson("Event types and state keys may not contain U+0000")
         auth_types = auth_types_for_event(
             room_version, draft.event_type, draft.state_key, draft.sender, draft.content
         )
