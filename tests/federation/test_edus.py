@@ -7,27 +7,13 @@ Notifications", "Receipts" (``m.read.private`` stays on the user's server) and "
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+
+from support.servers import eventually, q
 
 from .conftest import FedServer
 
 V3 = "/_matrix/client/v3"
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def ephemeral(server: FedServer, token: str, room_id: str, since: str | None) -> list[Any]:

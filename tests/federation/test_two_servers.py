@@ -8,32 +8,18 @@ Server-server API "Joining Rooms", "Inviting to a room", "Leaving Rooms (Rejecti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 
+from support.servers import bodies, eventually, has_bodies, q
 from transom.app import start
 
 from .conftest import FedServer, fed_config, free_port
 
 FAST_RETRY = {"min_interval_ms": 50, "max_interval_ms": 200, "multiplier": 2}
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15) -> None:
-    """Poll until ``check`` holds (federation is asynchronous)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def create_room(server: FedServer, token: str, **body: Any) -> str:
@@ -51,23 +37,6 @@ async def send_text(server: FedServer, token: str, room_id: str, text: str) -> s
     assert status == 200, answer
     event_id: str = answer["event_id"]
     return event_id
-
-
-async def bodies(server: FedServer, token: str, room_id: str) -> list[str]:
-    status, answer = await server.request(
-        "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/messages", token,
-        params={"dir": "b", "limit": "100"},
-    )  # fmt: skip
-    if status != 200:
-        return []
-    return [
-        e["content"].get("body") for e in reversed(answer["chunk"]) if e["type"] == "m.room.message"
-    ]
-
-
-async def has_bodies(server: FedServer, token: str, room_id: str, wanted: list[str]) -> bool:
-    got = await bodies(server, token, room_id)
-    return all(w in got for w in wanted)
 
 
 async def membership(server: FedServer, room_id: str, user_id: str) -> str | None:

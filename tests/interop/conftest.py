@@ -14,52 +14,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from signedjson.key import generate_signing_key, write_signing_keys
 
+from support import servers
+from support.servers import federating_config, free_port, shared_secret_register
 from transom.app import HomeServer, RunningServer, start
-from transom.config import parse_config
 
-from .synapse_peer import (
-    POSTGRES_SERVER,
-    SynapsePeer,
-    SynapseStartError,
-    ensure_synapse,
-    free_port,
-)
+from .synapse_peer import POSTGRES_SERVER, SynapsePeer, SynapseStartError, ensure_synapse
 
 SHARED_SECRET = "interop-shared-secret"
 GENEROUS = {"per_second": 100000, "burst_count": 100000}
-
-
-def q(value: str) -> str:
-    """Quote one path segment (event IDs, room IDs and aliases hold reserved characters)."""
-    return quote(value, safe="")
 
 
 async def eventually(
     check: Callable[[], Awaitable[bool]], what: str = "a condition", timeout: float = 15
 ) -> None:
     """Poll ``check`` every 0.1 s until it holds; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    await servers.eventually(check, what, timeout, interval=0.1)
 
 
 class Peer:
@@ -93,17 +73,7 @@ class Peer:
         """A fresh user through the shared-secret admin API (both servers serve it);
         returns (user_id, access_token)."""
         localpart = f"{prefix}{secrets.token_hex(3)}"
-        status, body = await self.request("GET", "/_synapse/admin/v1/register")
-        assert status == 200, body
-        nonce, password = body["nonce"], "pw-" + localpart
-        message = "\x00".join([nonce, localpart, password, "notadmin"])
-        mac = hmac.new(self.secret.encode(), message.encode(), hashlib.sha1).hexdigest()
-        status, body = await self.request(
-            "POST", "/_synapse/admin/v1/register",
-            json={"nonce": nonce, "username": localpart, "password": password,
-                  "admin": False, "mac": mac},
-        )  # fmt: skip
-        assert status == 200, body
+        body = await shared_secret_register(self.request, self.secret, localpart, "pw-" + localpart)
         return body["user_id"], body["access_token"]
 
     async def close(self) -> None:
@@ -190,36 +160,17 @@ async def transom_peer(folder: Path) -> AsyncIterator[TransomPeer]:
 
 
 async def start_transom(folder: Path) -> RunningServer:
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    key_path = folder / "signing.key"
-    with open(key_path, "w") as f:
-        write_signing_keys(f, [generate_signing_key(f"k{port}")])
-    raw: dict[str, Any] = {
-        "server_name": f"127.0.0.1:{port}",
-        "signing_key_path": str(key_path),
-        "registration_shared_secret": SHARED_SECRET,
-        "database": _database(folder),
-        "listeners": [
-            {"port": 0, "tls": False, "resources": [{"names": ["client"]}]},
-            {"port": port, "tls": True, "resources": [{"names": ["federation", "keys"]}]},
-        ],
-        "tls_certificate_path": str(folder / "tls.crt"),
-        "tls_private_key_path": str(folder / "tls.key"),
-        "federation_verify_certificates": False,
-        "ip_range_blacklist": [],
-        "allow_public_rooms_over_federation": True,
-        "federation_retry": {"min_interval_ms": 200, "max_interval_ms": 2000, "multiplier": 2},
-        "bcrypt_rounds": 4,
-        "shutdown_timeout": 5,
-        "rc_message": GENEROUS,
-        "rc_registration": GENEROUS,
-        "rc_login": {"address": GENEROUS, "account": GENEROUS, "failed_attempts": GENEROUS},
-        "rc_joins": {"local": GENEROUS, "remote": GENEROUS},
-        "rc_invites": {"per_room": GENEROUS, "per_user": GENEROUS, "per_issuer": GENEROUS},
-        "rc_knocks": {"per_user": GENEROUS, "per_room": GENEROUS, "per_server": GENEROUS},
-    }
-    return await start(parse_config(raw, folder))
+    config = federating_config(
+        folder,
+        _database(folder),
+        free_port(),
+        resources=("federation", "keys"),
+        secret=SHARED_SECRET,
+        limit=GENEROUS,
+        allow_public_rooms_over_federation=True,
+        federation_retry={"min_interval_ms": 200, "max_interval_ms": 2000, "multiplier": 2},
+    )
+    return await start(config)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

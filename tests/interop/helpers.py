@@ -9,7 +9,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .conftest import Peer, q
+from support.servers import q
+
+from .conftest import Peer
 
 
 async def create_room(peer: Peer, token: str, **body: Any) -> str:
@@ -46,24 +48,6 @@ async def get_state(
         "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}/{q(key)}", token
     )
     return body if status == 200 else None
-
-
-async def bodies(peer: Peer, token: str, room_id: str) -> list[str]:
-    """Message bodies of the room, oldest first, as ``/messages`` shows them to ``token``."""
-    status, answer = await peer.request(
-        "GET", f"/_matrix/client/v3/rooms/{q(room_id)}/messages", token,
-        params={"dir": "b", "limit": "100"},
-    )  # fmt: skip
-    if status != 200:
-        return []
-    return [
-        e["content"].get("body") for e in reversed(answer["chunk"]) if e["type"] == "m.room.message"
-    ]
-
-
-async def has_bodies(peer: Peer, token: str, room_id: str, wanted: list[str]) -> bool:
-    got = await bodies(peer, token, room_id)
-    return all(w in got for w in wanted)
 
 
 async def membership(peer: Peer, token: str, room_id: str, user_id: str) -> str | None:

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import Peer, SynapseClient, TransomPeer, eventually, q
+from support.servers import bodies, has_bodies, q
+
+from .conftest import Peer, SynapseClient, TransomPeer, eventually
 from .helpers import (
-    bodies,
     create_room,
     get_state,
-    has_bodies,
     join,
     joined_rooms,
     membership,

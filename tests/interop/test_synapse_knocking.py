@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from support.servers import q
+
 from .conftest import (
     Peer,
     SynapseClient,
     TransomPeer,
     eventually,
-    q,
     transom_peer,
 )
 from .helpers import create_room, join, knock, membership, room_action, send_text, sync_section
