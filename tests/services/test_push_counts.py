@@ -3,42 +3,14 @@ notifications"; MSC4506 knock notifications), at the service level on both stora
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from signedjson.key import generate_signing_key, write_signing_keys
-
 from transom.app import HomeServer
-from transom.config import parse_config
 from transom.services.rooms.creation import parse_create_room
 from transom.services.rooms.events import EventDraft
 
 SERVER = "counts.test"
 ALICE, BOB, CAROL, DAVE = (f"@{n}:{SERVER}" for n in ("alice", "bob", "carol", "dave"))
-
-
-@pytest.fixture
-async def hs(store_config: tuple[str, dict[str, Any]], tmp_path: Path) -> AsyncIterator[HomeServer]:
-    key_path = tmp_path / "signing.key"
-    with open(key_path, "w") as f:
-        write_signing_keys(f, [generate_signing_key("a")])
-    engine, args = store_config
-    config = parse_config(
-        {
-            "server_name": SERVER,
-            "signing_key_path": str(key_path),
-            "database": {"name": engine, "args": args},
-            "listeners": [{"port": 0, "tls": False, "resources": [{"names": ["client"]}]}],
-        },
-        tmp_path,
-    )
-    server = await HomeServer.open(config)
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 async def make_room(hs: HomeServer, *members: str, knock: bool = False, **body: Any) -> str:
