@@ -10,27 +10,26 @@ operator would: ``transom generate-config`` then ``transom run --config-path``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiohttp
 import yaml
 from tests.interop.synapse_peer import (
     LOOPBACK,
     RAISED_RATE_LIMITS,
     REPO_ROOT,
+    LoopbackServer,
     SynapsePeer,
     create_postgres_database,
     drop_postgres_database,
     free_port,
+    terminate,
+    wait_for_versions,
 )
 
 _NO_LIMIT = {"per_second": 100000, "burst_count": 1000000}
@@ -91,10 +90,11 @@ class SynapseServer:
         await self.peer.stop()
 
 
-class TransomServer:
+class TransomServer(LoopbackServer):
     """Transom from this checkout, run with the project's virtualenv."""
 
     name = "transom"
+    label = "Transom"
 
     def __init__(
         self, bcrypt_rounds: int, log_level: str, database: str, startup_timeout: float = 60.0
@@ -108,20 +108,6 @@ class TransomServer:
         self.client_port = free_port()
         self.federation_port = free_port()
         self._process: asyncio.subprocess.Process | None = None
-
-    @property
-    def client_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.client_port}"
-
-    @property
-    def server_name(self) -> str:
-        return f"{LOOPBACK}:{self.federation_port}"
-
-    @property
-    def pid(self) -> int:
-        if self._process is None:
-            raise RuntimeError("Transom is not running")
-        return self._process.pid
 
     def _transom(self) -> str:
         candidate = REPO_ROOT / ".venv" / "bin" / "transom"
@@ -212,38 +198,12 @@ class TransomServer:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+        await terminate(process)
         if not os.environ.get("TRANSOM_KEEP_BENCH_DIR"):
             shutil.rmtree(self.directory, ignore_errors=True)
         postgres_args, self.postgres_args = self.postgres_args, None
         if postgres_args is not None:
             await drop_postgres_database(postgres_args)
-
-
-async def wait_for_versions(
-    base_url: str, timeout: float, process: asyncio.subprocess.Process | None = None
-) -> None:
-    """Poll ``GET /_matrix/client/versions`` until it answers 200."""
-    deadline = time.monotonic() + timeout
-    url = base_url.rstrip("/") + "/_matrix/client/versions"
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if process is not None and process.returncode is not None:
-                raise RuntimeError(f"server exited with {process.returncode}")
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
 async def start_server(

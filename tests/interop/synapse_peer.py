@@ -244,13 +244,83 @@ def _log_config(log_path: Path, level: str) -> dict[str, Any]:
     }
 
 
-class SynapsePeer:
+async def wait_for_versions(
+    base_url: str,
+    timeout: float,
+    process: asyncio.subprocess.Process | None = None,
+    *,
+    label: str = "server",
+    error: type[Exception] = RuntimeError,
+) -> None:
+    """Poll ``GET /_matrix/client/versions`` until it answers 200; raise ``error`` when
+    ``process`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    url = base_url.rstrip("/") + "/_matrix/client/versions"
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if process is not None and process.returncode is not None:
+                raise error(f"{label} exited with {process.returncode}")
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise error(f"{label} did not answer {url} within {timeout}s")
+
+
+async def terminate(process: asyncio.subprocess.Process | None) -> None:
+    """SIGTERM ``process`` if it still runs, SIGKILL it after 15 s, and reap it."""
+    if process is not None and process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+class LoopbackServer:
+    """A homeserver run as a child process: a plain-HTTP client listener on
+    ``LOOPBACK:client_port`` and a TLS federation one on ``federation_port``, named
+    ``host:federation_port`` so peers connect without discovery."""
+
+    label = "server"
+    host = LOOPBACK
+    client_port: int
+    federation_port: int
+    _process: asyncio.subprocess.Process | None
+
+    @property
+    def server_name(self) -> str:
+        """``host:port`` of the federation listener, so peers connect without discovery."""
+        return f"{self.host}:{self.federation_port}"
+
+    @property
+    def client_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.client_port}"
+
+    @property
+    def federation_url(self) -> str:
+        return f"https://{LOOPBACK}:{self.federation_port}"
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError(f"{self.label} is not running")
+        return self._process.pid
+
+
+class SynapsePeer(LoopbackServer):
     """One Synapse homeserver on 127.0.0.1: a plain-HTTP client listener, a TLS federation one.
 
     Use ``async with SynapsePeer() as peer:`` or call ``start()`` and ``stop()``.
     ``extra_config`` is merged over the generated config (top-level keys replace).
     ``database="postgres"`` gives it a fresh database on the local PostgreSQL, dropped at stop.
     """
+
+    label = "Synapse"
 
     def __init__(
         self,
@@ -276,27 +346,6 @@ class SynapsePeer:
         self.registration_shared_secret = secrets.token_hex(16)
         self.directory: Path | None = None
         self._process: asyncio.subprocess.Process | None = None
-
-    # -- addresses ---------------------------------------------------------------------------
-
-    @property
-    def server_name(self) -> str:
-        """``host:port`` of the federation listener, so peers connect without discovery."""
-        return f"{self.host}:{self.federation_port}"
-
-    @property
-    def client_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.client_port}"
-
-    @property
-    def federation_url(self) -> str:
-        return f"https://{LOOPBACK}:{self.federation_port}"
-
-    @property
-    def pid(self) -> int:
-        if self._process is None:
-            raise RuntimeError("Synapse is not running")
-        return self._process.pid
 
     @property
     def log_path(self) -> Path:
@@ -410,18 +459,13 @@ class SynapsePeer:
             raise
 
     async def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        url = self.client_url + "/_matrix/client/versions"
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self._process is not None and self._process.returncode is not None:
-                    raise SynapseStartError(f"Synapse exited with {self._process.returncode}")
-                with contextlib.suppress(aiohttp.ClientError, OSError):
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                await asyncio.sleep(0.2)
-        raise SynapseStartError(f"Synapse did not answer {url} in {self.startup_timeout}s")
+        await wait_for_versions(
+            self.client_url,
+            self.startup_timeout,
+            self._process,
+            label=self.label,
+            error=SynapseStartError,
+        )
 
     def log_tail(self, lines: int = 60) -> str:
         """The last lines of Synapse's log and of its stdout/stderr, for failure messages."""
@@ -437,15 +481,7 @@ class SynapsePeer:
     async def stop(self) -> None:
         """Terminate and reap Synapse, then delete its directory. Safe to call twice."""
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+        await terminate(process)
         if self.directory is not None and not os.environ.get("TRANSOM_KEEP_SYNAPSE_DIR"):
             shutil.rmtree(self.directory, ignore_errors=True)
         postgres_args, self.postgres_args = self.postgres_args, None
