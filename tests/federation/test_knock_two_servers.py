@@ -68,6 +68,19 @@ async def until_local(server: FedServer, user: str, room_id: str, wanted: str) -
     await eventually(check, f"{user}'s {wanted} recorded on {server.server_name}")
 
 
+async def knocked(a: FedServer, b: FedServer, version: str) -> tuple[str, str, str, str]:
+    """Alice of A makes a private knock room, Bob of B knocks through A (200):
+    ``(alice_token, bob, bob_token, room_id)``."""
+    _, alice_token, _ = await a.register("alice")
+    bob, bob_token, _ = await b.register("bob")
+    room_id = await create_room(
+        a, alice_token, preset="private_chat", room_version=version, initial_state=knock_rules()
+    )
+    status, _ = await knock(b, bob_token, room_id, [a.server_name])
+    assert status == 200
+    return alice_token, bob, bob_token, room_id
+
+
 @pytest.mark.parametrize("version", ["7", "10", "12"])
 async def test_knock_accept_invite_join(
     two_servers: tuple[FedServer, FedServer], version: str
@@ -139,13 +152,7 @@ async def test_rejection_reaches_the_knocker(
     two_servers: tuple[FedServer, FedServer], how: str
 ) -> None:
     a, b = two_servers
-    _, alice_token, _ = await a.register("alice")
-    bob, bob_token, _ = await b.register("bob")
-    room_id = await create_room(
-        a, alice_token, preset="private_chat", room_version="10", initial_state=knock_rules()
-    )
-    status, _ = await knock(b, bob_token, room_id, [a.server_name])
-    assert status == 200
+    alice_token, bob, bob_token, room_id = await knocked(a, b, "10")
     since = (await sync_rooms(b, bob_token))["next_batch"]
     await act(a, alice_token, room_id, how, user_id=bob, reason="no")
     wanted = "leave" if how == "kick" else how
@@ -167,13 +174,7 @@ async def test_rejection_reaches_the_knocker(
 
 async def test_rescind_reaches_the_room(two_servers: tuple[FedServer, FedServer]) -> None:
     a, b = two_servers
-    _, alice_token, _ = await a.register("alice")
-    bob, bob_token, _ = await b.register("bob")
-    room_id = await create_room(
-        a, alice_token, preset="private_chat", room_version="12", initial_state=knock_rules()
-    )
-    status, _ = await knock(b, bob_token, room_id, [a.server_name])
-    assert status == 200
+    _, bob, bob_token, room_id = await knocked(a, b, "12")
     await act(b, bob_token, room_id, "leave", reason="never mind")
     # Federated rescind: make_leave/send_leave through the server knocked through.
     assert await membership(a, room_id, bob) == "leave"
@@ -226,13 +227,7 @@ async def test_rescind_when_the_room_server_is_down(
     two_servers: tuple[FedServer, FedServer],
 ) -> None:
     a, b = two_servers
-    _, alice_token, _ = await a.register("alice")
-    bob, bob_token, _ = await b.register("bob")
-    room_id = await create_room(
-        a, alice_token, preset="private_chat", room_version="10", initial_state=knock_rules()
-    )
-    status, _ = await knock(b, bob_token, room_id, [a.server_name])
-    assert status == 200
+    _, bob, bob_token, room_id = await knocked(a, b, "10")
     await a.stop()
     # No server can take the leave: it is recorded locally (and logged), the client succeeds.
     await act(b, bob_token, room_id, "leave")
@@ -244,13 +239,7 @@ async def test_deactivation_rescinds_remote_knocks(
     two_servers: tuple[FedServer, FedServer],
 ) -> None:
     a, b = two_servers
-    _, alice_token, _ = await a.register("alice")
-    bob, bob_token, _ = await b.register("bob")
-    room_id = await create_room(
-        a, alice_token, preset="private_chat", room_version="12", initial_state=knock_rules()
-    )
-    status, _ = await knock(b, bob_token, room_id, [a.server_name])
-    assert status == 200
+    _, bob, bob_token, room_id = await knocked(a, b, "12")
     auth = {"type": "m.login.password", "password": "pw",
             "identifier": {"type": "m.id.user", "user": "bob"}}  # fmt: skip
     status, answer = await b.request(

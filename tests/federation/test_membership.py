@@ -10,10 +10,10 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
+from support.servers import q
 from transom.core.events import JsonDict
 from transom.core.hashing import add_content_hash, compute_event_id
 from transom.core.room_versions import get_room_version
@@ -24,10 +24,6 @@ from .fake_remote import FakeRemoteServer
 
 V1 = "/_matrix/federation/v1"
 V2 = "/_matrix/federation/v2"
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 @pytest.fixture
@@ -66,6 +62,18 @@ async def make_join(
     )
 
 
+async def join_template(
+    make_fed_server: MakeFedServer, remote: FakeRemoteServer
+) -> tuple[FedServer, str, str, JsonDict]:
+    """A server with Alice's public room and the make_join template it gives the remote's Bob:
+    ``(server, room_id, bob, template)``."""
+    server = await make_fed_server()
+    room_id, _ = await public_room(server)
+    user = remote.user("bob")
+    _, template = await make_join(remote, server, room_id, user)
+    return server, room_id, user, template
+
+
 async def test_make_and_send_join_v2(
     make_fed_server: MakeFedServer, remote: FakeRemoteServer
 ) -> None:
@@ -97,10 +105,7 @@ async def test_make_and_send_join_v2(
 async def test_send_join_v1_answers_the_legacy_array(
     make_fed_server: MakeFedServer, remote: FakeRemoteServer
 ) -> None:
-    server = await make_fed_server()
-    room_id, _ = await public_room(server)
-    user = remote.user("bob")
-    _, template = await make_join(remote, server, room_id, user)
+    server, room_id, _, template = await join_template(make_fed_server, remote)
     event_id, pdu = complete(remote, template)
     status, answer = await remote.request(
         server, "PUT", f"{V1}/send_join/{q(room_id)}/{q(event_id)}", pdu
@@ -125,10 +130,7 @@ async def test_send_join_refusals(
     status: int,
     errcode: str,
 ) -> None:
-    server = await make_fed_server()
-    room_id, _ = await public_room(server)
-    user = remote.user("bob")
-    _, template = await make_join(remote, server, room_id, user)
+    server, room_id, user, template = await join_template(make_fed_server, remote)
     if change == "other_sender":
         other = "@mallory:elsewhere.example"
         template["event"].update(sender=other, state_key=other)
@@ -156,10 +158,7 @@ async def test_unknown_room_is_404(
 async def test_make_and_send_leave_v1(
     make_fed_server: MakeFedServer, remote: FakeRemoteServer
 ) -> None:
-    server = await make_fed_server()
-    room_id, _ = await public_room(server)
-    user = remote.user("bob")
-    _, template = await make_join(remote, server, room_id, user)
+    server, room_id, user, template = await join_template(make_fed_server, remote)
     event_id, pdu = complete(remote, template)
     status, _ = await remote.request(server, "PUT", f"{V2}/send_join/{q(room_id)}/{q(event_id)}",
                                      pdu)  # fmt: skip

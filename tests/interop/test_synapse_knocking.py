@@ -55,6 +55,20 @@ async def knock_room(
     )  # fmt: skip
 
 
+async def knocked(
+    peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
+) -> tuple[Peer, Peer, str, str, str, str]:
+    """Alice of the host makes a knock room, Bob of the guest knocks through the host (200):
+    ``(host, guest, alice_token, bob, bob_token, room_id)``."""
+    host, guest = host_and_guest(direction, peers)
+    _, alice_token = await host.register("alice")
+    bob, bob_token = await guest.register("bob")
+    room_id = await knock_room(host, alice_token, room_version)
+    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    return host, guest, alice_token, bob, bob_token, room_id
+
+
 async def _member_is(peer: Peer, token: str, room_id: str, user_id: str, wanted: str) -> bool:
     return await membership(peer, token, room_id, user_id) == wanted
 
@@ -159,12 +173,9 @@ async def test_knock_by_alias(
 async def test_reject_by_kick_then_knock_again(
     peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
 ) -> None:
-    host, guest = host_and_guest(direction, peers)
-    _, alice_token = await host.register("alice")
-    bob, bob_token = await guest.register("bob")
-    room_id = await knock_room(host, alice_token, room_version)
-    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
-    assert status == 200, answer
+    host, guest, alice_token, bob, bob_token, room_id = await knocked(
+        peers, direction, room_version
+    )
 
     status, answer = await room_action(
         host, alice_token, room_id, "kick", user_id=bob, reason="not now"
@@ -187,12 +198,9 @@ async def test_reject_by_kick_then_knock_again(
 async def test_reject_by_ban_then_knock_refused_until_unbanned(
     peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
 ) -> None:
-    host, guest = host_and_guest(direction, peers)
-    _, alice_token = await host.register("alice")
-    bob, bob_token = await guest.register("bob")
-    room_id = await knock_room(host, alice_token, room_version)
-    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
-    assert status == 200, answer
+    host, guest, alice_token, bob, bob_token, room_id = await knocked(
+        peers, direction, room_version
+    )
 
     status, answer = await room_action(host, alice_token, room_id, "ban", user_id=bob)
     assert status == 200, answer
@@ -216,12 +224,9 @@ async def test_reject_by_ban_then_knock_refused_until_unbanned(
 async def test_rescind_knock(
     peers: tuple[SynapseClient, TransomPeer], direction: str, room_version: str
 ) -> None:
-    host, guest = host_and_guest(direction, peers)
-    _, alice_token = await host.register("alice")
-    bob, bob_token = await guest.register("bob")
-    room_id = await knock_room(host, alice_token, room_version)
-    status, answer = await knock(guest, bob_token, room_id, via=[host.server_name])
-    assert status == 200, answer
+    host, guest, alice_token, bob, bob_token, room_id = await knocked(
+        peers, direction, room_version
+    )
     await wait_member(host, alice_token, room_id, bob, "knock")
 
     status, answer = await room_action(guest, bob_token, room_id, "leave")
@@ -299,19 +304,30 @@ async def test_other_resident_server_receives_the_knock(
     alice, alice_token = await host.register("alice")
     carol, carol_token = await resident.register("carol")
     dave, dave_token = await third.register("dave")
-    room_id = await knock_room(host, alice_token, room_version)
-    status, answer = await room_action(host, alice_token, room_id, "invite", user_id=carol)
-    assert status == 200, answer
-    await eventually(lambda: _in_section(resident, carol_token, "invite", room_id), "invite")
-    status, answer = await join(resident, carol_token, room_id, via=[host.server_name])
-    assert status == 200, answer
-    await wait_member(host, alice_token, room_id, carol, "join")
+    room_id = await knock_room_with_resident(
+        host, alice_token, resident, carol, carol_token, room_version
+    )
 
     status, answer = await knock(third, dave_token, room_id, via=[host.server_name])
     assert status == 200, answer
     await wait_member(host, alice_token, room_id, dave, "knock")
     await wait_member(resident, carol_token, room_id, dave, "knock")
     assert alice
+
+
+async def knock_room_with_resident(
+    host: Peer, token: str, resident: Peer, carol: str, carol_token: str, room_version: str
+) -> str:
+    """A knock room on ``host`` (made with ``token``) that ``carol`` of ``resident`` has joined
+    after an invite, seen joined on ``host``."""
+    room_id = await knock_room(host, token, room_version)
+    status, answer = await room_action(host, token, room_id, "invite", user_id=carol)
+    assert status == 200, answer
+    await eventually(lambda: _in_section(resident, carol_token, "invite", room_id), "invite")
+    status, answer = await join(resident, carol_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, token, room_id, carol, "join")
+    return room_id
 
 
 async def _not(value: Any) -> bool:
@@ -369,13 +385,9 @@ async def test_knock_through_a_resident_server_that_did_not_create_the_room(
     _, alice_token = await host.register("alice")
     carol, carol_token = await resident.register("carol")
     dave, dave_token = await third.register("dave")
-    room_id = await knock_room(host, alice_token, room_version)
-    status, answer = await room_action(host, alice_token, room_id, "invite", user_id=carol)
-    assert status == 200, answer
-    await eventually(lambda: _in_section(resident, carol_token, "invite", room_id), "invite")
-    status, answer = await join(resident, carol_token, room_id, via=[host.server_name])
-    assert status == 200, answer
-    await wait_member(host, alice_token, room_id, carol, "join")
+    room_id = await knock_room_with_resident(
+        host, alice_token, resident, carol, carol_token, room_version
+    )
 
     status, answer = await knock(third, dave_token, room_id, via=[resident.server_name])
     assert status == 200, answer
