@@ -8,19 +8,16 @@ Helpers here are shared by the other ``test_knocking_*`` modules.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import pytest
+
+from support.servers import q
 
 ServerHandle = Any
 
 V3 = "/_matrix/client/v3"
 R0 = "/_matrix/client/r0"
 KNOCK_VERSIONS = ["7", "10", "12"]
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 async def create_room(

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
+from support.servers import q
 from transom.storage.persist import StreamAllocator
 
 from .conftest import FedServer
 
 V3 = "/_matrix/client/v3"
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 async def create_room(server: FedServer, token: str, **body: Any) -> str:

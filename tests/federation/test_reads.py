@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from support.servers import q
 from transom.core.events import Event
 
 from .fake_remote import FakeRemoteServer
@@ -39,10 +40,6 @@ async def stranger(tmp_path: Path) -> AsyncIterator[FakeRemoteServer]:
 @pytest.fixture
 async def room(make_fed_server: Any, remote: FakeRemoteServer) -> Room:
     return await make_room(await make_fed_server(), remote)
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 async def auth_chain_ids(room: Room, event_ids: list[str]) -> set[str]:
