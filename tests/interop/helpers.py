@@ -11,7 +11,15 @@ from typing import Any
 
 from support.servers import q
 
-from .conftest import Peer
+from .conftest import Peer, SynapseClient, TransomPeer
+
+DIRECTIONS = ["synapse-hosts", "transom-hosts"]
+
+
+def host_and_guest(direction: str, peers: tuple[SynapseClient, TransomPeer]) -> tuple[Peer, Peer]:
+    """(server that creates the room, server whose user joins or knocks from outside)."""
+    synapse, transom = peers
+    return (synapse, transom) if direction == "synapse-hosts" else (transom, synapse)
 
 
 async def create_room(peer: Peer, token: str, **body: Any) -> str:

@@ -19,8 +19,10 @@ from support.servers import bodies, has_bodies, q
 
 from .conftest import Peer, SynapseClient, TransomPeer, eventually
 from .helpers import (
+    DIRECTIONS,
     create_room,
     get_state,
+    host_and_guest,
     join,
     joined_rooms,
     membership,
@@ -31,14 +33,6 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-DIRECTIONS = ["synapse-hosts", "transom-hosts"]
-
-
-def host_and_guest(direction: str, peers: tuple[SynapseClient, TransomPeer]) -> tuple[Peer, Peer]:
-    """(server that creates the room, server whose user joins it over federation)."""
-    synapse, transom = peers
-    return (synapse, transom) if direction == "synapse-hosts" else (transom, synapse)
 
 
 @pytest.mark.parametrize("room_version", ["10", "12"])

@@ -31,17 +31,19 @@ from .conftest import (
     eventually,
     transom_peer,
 )
-from .helpers import create_room, join, knock, membership, room_action, send_text, sync_section
+from .helpers import (
+    DIRECTIONS,
+    create_room,
+    host_and_guest,
+    join,
+    knock,
+    membership,
+    room_action,
+    send_text,
+    sync_section,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-DIRECTIONS = ["synapse-hosts", "transom-hosts"]
-
-
-def host_and_guest(direction: str, peers: tuple[SynapseClient, TransomPeer]) -> tuple[Peer, Peer]:
-    """(server that creates the room, server whose user knocks)."""
-    synapse, transom = peers
-    return (synapse, transom) if direction == "synapse-hosts" else (transom, synapse)
 
 
 async def knock_room(
@@ -285,6 +287,21 @@ async def test_knock_refused_for_banned_user(
 # -- the room's other servers receive the knock --------------------------------------------
 
 
+async def knock_room_with_resident(
+    host: Peer, token: str, resident: Peer, carol: str, carol_token: str, room_version: str
+) -> str:
+    """A knock room on ``host`` (made with ``token``) that ``carol`` of ``resident`` has joined
+    after an invite, seen joined on ``host``."""
+    room_id = await knock_room(host, token, room_version)
+    status, answer = await room_action(host, token, room_id, "invite", user_id=carol)
+    assert status == 200, answer
+    await eventually(lambda: _in_section(resident, carol_token, "invite", room_id), "invite")
+    status, answer = await join(resident, carol_token, room_id, via=[host.server_name])
+    assert status == 200, answer
+    await wait_member(host, token, room_id, carol, "join")
+    return room_id
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def third(
     tmp_path_factory: pytest.TempPathFactory,
@@ -313,21 +330,6 @@ async def test_other_resident_server_receives_the_knock(
     await wait_member(host, alice_token, room_id, dave, "knock")
     await wait_member(resident, carol_token, room_id, dave, "knock")
     assert alice
-
-
-async def knock_room_with_resident(
-    host: Peer, token: str, resident: Peer, carol: str, carol_token: str, room_version: str
-) -> str:
-    """A knock room on ``host`` (made with ``token``) that ``carol`` of ``resident`` has joined
-    after an invite, seen joined on ``host``."""
-    room_id = await knock_room(host, token, room_version)
-    status, answer = await room_action(host, token, room_id, "invite", user_id=carol)
-    assert status == 200, answer
-    await eventually(lambda: _in_section(resident, carol_token, "invite", room_id), "invite")
-    status, answer = await join(resident, carol_token, room_id, via=[host.server_name])
-    assert status == 200, answer
-    await wait_member(host, token, room_id, carol, "join")
-    return room_id
 
 
 async def _not(value: Any) -> bool:
