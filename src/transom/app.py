@@ -127,6 +127,7 @@ class HomeServer:
             is_local_user=self.rooms.is_local_user,
         )
         self.rooms.creator.listeners.append(self.push.on_new_events)
+        self.rooms.creator.push = self.push
         self.messages = MessagesService(self.rooms)
         self.directory = DirectoryService(self.rooms, config.server_name, self.accounts.is_admin)
         self.profile_service = ProfileService(self.profiles, self.rooms, store.accounts.get_user)

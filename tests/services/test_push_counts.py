@@ -132,3 +132,18 @@ async def test_power_level_change_is_seen(hs: HomeServer) -> None:
     await hs.rooms.creator.send(room, EventDraft(ALICE, "m.room.power_levels", levels, ""))
     await hs.rooms.membership.change(CAROL, room, CAROL, "knock")
     assert await hs.push.unread_counts(BOB, room) == (1, 0)
+
+
+async def test_local_message_actions_are_written_with_the_event(hs: HomeServer) -> None:
+    room = await make_room(hs, BOB)
+    # Without the after-the-fact listener, the counts can only come from the event's own write.
+    hs.rooms.creator.listeners.remove(hs.push.on_new_events)
+    event_id = await say(hs, room, ALICE, **{"m.mentions": {"user_ids": [BOB]}})
+    assert await hs.push.unread_counts(BOB, room) == (1, 1)
+    stream = await hs.rooms.events.get_stream_ordering(event_id)
+    row = await hs.store.db.fetchrow(
+        "SELECT stream_ordering FROM event_push_actions WHERE user_id = $1 AND event_id = $2",
+        BOB,
+        event_id,
+    )
+    assert row is not None and row["stream_ordering"] == stream

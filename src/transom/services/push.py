@@ -104,6 +104,8 @@ class PushService:
         self.is_local_user = is_local_user
         self._rulesets: dict[str, JsonDict] = {}
         self._rooms: dict[str, RoomPushState] = {}
+        # Local events whose actions were written with the event (``actions_before_persist``).
+        self._written: set[str] = set()
         account_data.defaults["m.push_rules"] = default_rules
 
     # Rules ------------------------------------------------------------------------------------
@@ -185,8 +187,31 @@ class PushService:
     # Counts -----------------------------------------------------------------------------------
 
     async def on_new_events(self, events: Sequence[Event]) -> None:
-        """The room pipeline's listener for locally created events."""
-        await self.process_events(events)
+        """The room pipeline's listener for locally created events (those whose actions were not
+        already written with them)."""
+        rest = [e for e in events if e.event_id not in self._written]
+        self._written.difference_update(e.event_id for e in events)
+        if rest:
+            await self.process_events(rest)
+
+    async def actions_before_persist(self, event: Event) -> list[PushAction] | None:
+        """The notifying actions of a new local non-state event, evaluated before it is persisted
+        (under its room's lock) so they can be written in the event's own transaction; their
+        ``stream_ordering`` is filled in then. None for state events: they change the facts
+        they are evaluated against (members, power levels), so ``on_new_events`` evaluates them
+        once stored."""
+        if event.is_state:
+            return None
+        room = await self._room_state(event, None)
+        self._written.add(event.event_id)
+        recipients = [u for u in room.local_names if u != event.sender]
+        if not recipients:
+            return []
+        return await self._evaluate(event, 0, room, recipients)
+
+    def forget_unpersisted(self, event: Event) -> None:
+        """``event`` from ``actions_before_persist`` was not stored after all."""
+        self._written.discard(event.event_id)
 
     async def process_events(self, events: Sequence[Event]) -> None:
         """Evaluate push rules for new accepted events (local or received over federation) and
@@ -229,14 +254,14 @@ class PushService:
                 )
         return found
 
-    async def _room_state(self, event: Event, stream: int) -> RoomPushState:
+    async def _room_state(self, event: Event, stream: int | None) -> RoomPushState:
         room_id = event.room_id
         if event.is_state and event.type in _CONTEXT_TYPES:
             self._rooms.pop(room_id, None)
         room = self._rooms.get(room_id)
         if room is None:
             room = self._rooms[room_id] = await self._load_room(room_id)
-        if event.type == "m.room.member" and event.is_state:
+        if event.type == "m.room.member" and event.is_state and stream is not None:
             room.apply_member(event, stream, self.is_local_user(event.state_key or ""))
         return room
 

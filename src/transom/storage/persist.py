@@ -24,6 +24,7 @@ from canonicaljson import encode_canonical_json
 from transom.core.events import Event, StateKey
 from transom.storage.database import Connection, Database
 from transom.storage.events import EventStore, StoredEvent
+from transom.storage.push import PushAction, insert_push_actions
 from transom.storage.state import StateMap, StateStore
 
 T = TypeVar("T")
@@ -114,6 +115,9 @@ class PersistEntry:
     # The event is stored as an outlier without state: it becomes a timeline event with
     # ``state_after`` (backfill reaching events first seen in a send_join answer or auth chain).
     replaces_outlier: bool = False
+    # Notifying results of the push rules for this event, written in the same transaction at the
+    # event's stream position (their ``stream_ordering`` is ignored).
+    push_actions: Sequence[PushAction] = ()
     # Filled in by the persister.
     state_group: int | None = field(default=None)
 
@@ -257,6 +261,8 @@ class EventPersister:
                 "INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)",
                 [(room_id, e) for e in entry.new_extremities],
             )
+        if accepted and entry.push_actions:
+            await insert_push_actions(conn, entry.push_actions, stream_ordering=position)
         return StoredEvent(event, position, entry.rejected_reason, entry.outlier)
 
     async def _insert_event(self, conn: Connection, entry: PersistEntry, position: int) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from transom.storage.database import Database
+from transom.storage.database import Connection, Database
 from transom.storage.events import placeholders
 
 # Rooms per IN list (SQLite allows 32,766 bound values; PostgreSQL 32,767).
@@ -124,18 +124,9 @@ class PushActionStore:
 
     async def add(self, actions: Iterable[PushAction]) -> None:
         """Record notifying events, all in one statement."""
-        rows = [
-            (a.user_id, a.room_id, a.event_id, a.stream_ordering, a.thread_id, a.highlight)
-            for a in actions
-        ]
-        if not rows:
-            return
-        await self.db.executemany(
-            "INSERT INTO event_push_actions"
-            " (user_id, room_id, event_id, stream_ordering, thread_id, highlight)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            rows,
-        )
+        rows = _rows(actions)
+        if rows:
+            await self.db.executemany(_INSERT_ACTIONS, rows)
 
     async def mark_read(
         self, user_id: str, room_id: str, up_to_stream: int, thread_id: str | None
@@ -191,3 +182,36 @@ class PushActionStore:
             for row in rows:
                 found[row["room_id"]] = (int(row["n"] or 0), int(row["h"] or 0))
         return found
+
+
+_INSERT_ACTIONS = (
+    "INSERT INTO event_push_actions"
+    " (user_id, room_id, event_id, stream_ordering, thread_id, highlight)"
+    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+)
+
+
+def _rows(
+    actions: Iterable[PushAction], stream_ordering: int | None = None
+) -> list[tuple[str, str, str, int, str, bool]]:
+    return [
+        (
+            a.user_id,
+            a.room_id,
+            a.event_id,
+            a.stream_ordering if stream_ordering is None else stream_ordering,
+            a.thread_id,
+            a.highlight,
+        )
+        for a in actions
+    ]
+
+
+async def insert_push_actions(
+    conn: Connection, actions: Iterable[PushAction], *, stream_ordering: int | None = None
+) -> None:
+    """``PushActionStore.add`` inside the caller's transaction; ``stream_ordering`` overrides each
+    action's own (actions computed before their event had a position)."""
+    rows = _rows(actions, stream_ordering)
+    if rows:
+        await conn.executemany(_INSERT_ACTIONS, rows)

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from transom.core.auth import auth_types_for_event, check_auth
 from transom.core.errors import InvalidEvent
@@ -26,6 +26,7 @@ from transom.services.errors import BadJson, Forbidden, NotFound
 from transom.services.rooms.locks import RoomLocks
 from transom.storage.events import EventStore
 from transom.storage.persist import EventPersister, PersistEntry
+from transom.storage.push import PushAction
 from transom.storage.rooms import RoomStore
 from transom.storage.state import StateMap, StateStore
 
@@ -36,6 +37,14 @@ MAX_PREV_EVENTS = 10
 MAX_DEPTH = 2**63 - 1
 
 NewEventsListener = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+class PushEvaluator(Protocol):
+    """Computes a new event's notifying push actions before it is persisted."""
+
+    async def actions_before_persist(self, event: Event) -> list[PushAction] | None: ...
+
+    def forget_unpersisted(self, event: Event) -> None: ...
 
 
 @dataclass
@@ -85,6 +94,8 @@ class EventCreator:
         self.persister = persister
         self.locks = locks
         self.listeners: list[NewEventsListener] = []
+        # Push actions written in the event's own transaction (one commit per message).
+        self.push: PushEvaluator | None = None
 
     async def send(
         self, room_id: str, draft: EventDraft, *, txn: tuple[str, str, str] | None = None
@@ -101,17 +112,24 @@ class EventCreator:
                     return existing
             context = await self.load_context(room_id)
             event = await self.build_and_authorise(context, draft)
-            await self.persister.persist(
-                [
-                    PersistEntry(
-                        event=event,
-                        state_after=_state_after(context.state, event),
-                        base_group=context.base_group,
-                        txn=txn,
-                        new_extremities=[event.event_id],
-                    )
-                ]
-            )
+            actions = await self.push.actions_before_persist(event) if self.push else None
+            try:
+                await self.persister.persist(
+                    [
+                        PersistEntry(
+                            event=event,
+                            state_after=_state_after(context.state, event),
+                            base_group=context.base_group,
+                            txn=txn,
+                            new_extremities=[event.event_id],
+                            push_actions=actions or (),
+                        )
+                    ]
+                )
+            except BaseException:
+                if self.push is not None and actions is not None:
+                    self.push.forget_unpersisted(event)
+                raise
         await self.notify_listeners([event])
         return event
 
