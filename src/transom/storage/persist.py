@@ -398,7 +398,7 @@ async def upsert_local_membership(
         " ON CONFLICT (user_id, room_id) DO UPDATE SET membership = excluded.membership,"
         " event_id = excluded.event_id, stream_ordering = excluded.stream_ordering,"
         " outofband = excluded.outofband, stripped_state = excluded.stripped_state,"
-        " via_server = excluded.via_server",
+        " via_server = excluded.via_server, forgotten = FALSE",
         user_id,
         room_id,
         membership,

@@ -31,6 +31,7 @@ class LocalMembership:
     outofband: bool
     stripped_state: list[dict[str, Any]] | None
     via_server: str | None
+    forgotten: bool = False
 
 
 class StateStore:
@@ -169,6 +170,18 @@ class StateStore:
             result = [m for m in result if m.membership in memberships]
         return result
 
+    async def set_forgotten(self, user_id: str, room_id: str) -> None:
+        """Mark a room forgotten by a user (cleared by the user's next membership change)."""
+        await self.db.execute(
+            "UPDATE local_memberships SET forgotten = TRUE WHERE user_id = $1 AND room_id = $2",
+            user_id,
+            room_id,
+        )
+
+    async def has_forgotten(self, user_id: str, room_id: str) -> bool:
+        membership = await self.get_local_membership(user_id, room_id)
+        return membership is not None and membership.forgotten
+
     async def get_membership_changes(self, user_id: str, after: int) -> list[LocalMembership]:
         rows = await self.db.fetch(
             "SELECT * FROM local_memberships WHERE user_id = $1 AND stream_ordering > $2"
@@ -196,4 +209,5 @@ def _membership(row: Any) -> LocalMembership:
         outofband=bool(row["outofband"]),
         stripped_state=json.loads(stripped) if stripped else None,
         via_server=row["via_server"],
+        forgotten=bool(row["forgotten"]),
     )

@@ -139,7 +139,10 @@ class MessagesService:
         if await self.rooms.rooms.get_room_version(room_id) is None:
             raise Forbidden("You are not in this room")
         membership = await self.rooms.membership.membership_of(room_id, user_id)
-        if membership in ("join", "leave", "ban", "invite"):
+        if membership in ("join", "invite") or (
+            membership in ("leave", "ban")
+            and not await self.rooms.state.has_forgotten(user_id, room_id)
+        ):
             return membership
         state = await self.rooms._state_events(
             {

@@ -185,6 +185,9 @@ class RoomService:
             raise NotFound("Unknown room")
         if local.membership in ("join", "invite", "knock"):
             raise UnknownError(f"User {user_id} is in room {room_id}")
+        # Client-server API "Leaving rooms", /forget: the room leaves the user's /sync and its
+        # history is no longer readable by them (see visible_state, can_see, /messages).
+        await self.state.set_forgotten(user_id, room_id)
 
     # Reads ------------------------------------------------------------------------------------
 
@@ -207,7 +210,12 @@ class RoomService:
             return current
         if not joined_only and history_visibility(current) == "world_readable":
             return current
-        if not joined_only and member is not None and membership in ("leave", "ban"):
+        if (
+            not joined_only
+            and member is not None
+            and membership in ("leave", "ban")
+            and not await self.state.has_forgotten(user_id, room_id)
+        ):
             left_state = await self.state.get_state_after(member.event_id)
             if left_state is not None and await self._was_joined_before(member):
                 return await self._state_events(left_state)
@@ -240,6 +248,9 @@ class RoomService:
         current = await self.membership.membership_of(event.room_id, user_id)
         joined_after = False
         if current in ("leave", "ban"):
+            if await self.state.has_forgotten(user_id, event.room_id):
+                # A forgotten room's history is no longer readable (/forget), unless anyone may.
+                return history_visibility(state) == "world_readable"
             last_join = await self.pages.last_join_stream(event.room_id, user_id)
             position = await self.events.get_stream_ordering(event.event_id)
             joined_after = last_join is not None and position is not None and last_join > position

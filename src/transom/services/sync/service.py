@@ -122,6 +122,7 @@ class SyncService:
             m
             for m in memberships
             if m.membership in ("leave", "ban")
+            and not m.forgotten
             and (m.stream_ordering > since_stream if since_stream is not None
                  else room_filter.include_leave)
         ]  # fmt: skip
