@@ -276,7 +276,7 @@ class RoomCreator:
             origin_server_ts=self._create_timestamp(),
             origin=ec.server_name,
             signing_key=ec.signing_key,
-            event_id_v1=ec._v1_event_id(room_version),
+            event_id_v1=ec.v1_event_id(room_version),
         )
         failure = check_auth(event, {})
         if failure is not None:

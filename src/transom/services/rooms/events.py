@@ -20,7 +20,7 @@ from transom.core.auth import auth_types_for_event, check_auth
 from transom.core.errors import InvalidEvent
 from transom.core.events import Event, JsonDict, StateKey
 from transom.core.pdu import build_event
-from transom.core.room_versions import RoomVersion
+from transom.core.room_versions import EventIdFormat, RoomVersion
 from transom.services.clock import Clock
 from transom.services.errors import BadJson, Forbidden, NotFound
 from transom.services.rooms.locks import RoomLocks
@@ -187,7 +187,7 @@ class EventCreator:
                 origin=self.server_name,
                 signing_key=self.signing_key,
                 redacts=draft.redacts,
-                event_id_v1=self._v1_event_id(room_version),
+                event_id_v1=self.v1_event_id(room_version),
             )
         except InvalidEvent as exc:
             raise BadJson(exc.message) from None
@@ -199,8 +199,9 @@ class EventCreator:
             raise Forbidden(failure.reason)
         return event
 
-    def _v1_event_id(self, room_version: RoomVersion) -> str | None:
-        if room_version.event_id_format.name != "SERVER_ASSIGNED":
+    def v1_event_id(self, room_version: RoomVersion) -> str | None:
+        """A server-assigned event ID for room versions 1 and 2 (`$opaque:domain`), else None."""
+        if room_version.event_id_format is not EventIdFormat.SERVER_ASSIGNED:
             return None
         return f"${secrets.token_urlsafe(18)}:{self.server_name}"
 
