@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from transom.api.access_log import AccessLogger
 from transom.api.admin import admin_routes
 from transom.api.client import client_routes
 from transom.api.errors import add_cors_headers, error_middleware
@@ -298,6 +299,7 @@ async def start(config: Config, clock: Clock | None = None) -> RunningServer:
             runner = web.AppRunner(
                 app,
                 access_log=logging.getLogger("transom.access"),
+                access_log_class=AccessLogger,
                 shutdown_timeout=config.shutdown_timeout,
             )
             await runner.setup()
