@@ -252,3 +252,41 @@ async def test_invite_refusals(
     if case == "unknown_version":
         assert answer["room_version"] == "99"
     assert await server.hs.rooms.state.get_local_membership(bob, room_id) is None
+
+
+async def test_restricted_make_join_answers_unable_to_authorise_when_no_condition_checkable(
+    make_fed_server: MakeFedServer, remote: FakeRemoteServer
+) -> None:
+    """Server-server API "GET /make_join": 400 ``M_UNABLE_TO_AUTHORISE_JOIN`` when the room is
+    restricted (v8+) and none of its conditions can be validated here; 403 once this server is
+    in an allowed room the user has not joined."""
+    server = await make_fed_server()
+    _, token, _ = await server.register("alice")
+    status, body = await server.request(
+        "POST", "/_matrix/client/v3/createRoom", token, json={"preset": "private_chat"}
+    )
+    assert status == 200, body
+    space_here = body["room_id"]
+    elsewhere = f"!unknown:{remote.server_name}"
+
+    async def restricted_room(allowed: list[str]) -> str:
+        rules = {
+            "join_rule": "restricted",
+            "allow": [{"type": "m.room_membership", "room_id": r} for r in allowed],
+        }
+        status, body = await server.request(
+            "POST", "/_matrix/client/v3/createRoom", token,
+            json={"preset": "private_chat", "room_version": "10",
+                  "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                                     "content": rules}]},
+        )  # fmt: skip
+        assert status == 200, body
+        return str(body["room_id"])
+
+    bob = remote.user("bob")
+    status, body = await make_join(remote, server, await restricted_room([elsewhere]), bob)
+    assert (status, body.get("errcode")) == (400, "M_UNABLE_TO_AUTHORISE_JOIN"), body
+    status, body = await make_join(
+        remote, server, await restricted_room([elsewhere, space_here]), bob
+    )
+    assert (status, body.get("errcode")) == (403, "M_FORBIDDEN"), body

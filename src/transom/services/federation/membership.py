@@ -90,11 +90,15 @@ class FederationMembership:
                         room_version,
                         membership_of=lambda u, r: self.rooms.membership.membership_of(r, u),
                         is_local=self.rooms.is_local_user,
+                        server_in_room=self._server_in_room,
                     )
                 )
             draft = EventDraft(user_id, "m.room.member", content, user_id)
             event = await self.rooms.creator.build_and_authorise(context, draft)
         return {k: v for k, v in event.pdu.items() if k not in TEMPLATE_DROPPED_KEYS}
+
+    async def _server_in_room(self, room_id: str) -> bool:
+        return self.server_name in await self.rooms.state.get_joined_hosts(room_id)
 
     async def _state_events(self, state_ids: dict[StateKey, str]) -> dict[StateKey, Event]:
         events = await self.rooms.events.get_events(state_ids.values())

@@ -8,7 +8,10 @@ sees the user qualifies but has no such user; 403 ``M_FORBIDDEN`` when every con
 Room versions' auth rule 5.3.5 (v12 numbering; 4.3.5 in v8–v11) then checks the authoriser.
 
 The only condition type is ``m.room_membership``: the user is *joined* to the named room. We can
-verify it only for rooms this server is in; the conditions are evaluated on the join alone.
+verify it only for rooms this server is in: a remote user's make_join into a room whose allowed
+rooms this server is in none of is answered 400 ``M_UNABLE_TO_AUTHORISE_JOIN`` (server-server API
+"GET /make_join": "none of the conditions can be validated by the resident server"), so the
+joining server tries another resident server. The conditions are evaluated on the join alone.
 """
 
 from __future__ import annotations
@@ -75,6 +78,13 @@ def choose_authoriser(state: Mapping[StateKey, Event], candidates: list[str]) ->
     return min(able)[1] if able else None
 
 
+class UnableToAuthoriseJoin(Forbidden):
+    """400 ``M_UNABLE_TO_AUTHORISE_JOIN``: this server cannot validate any of the conditions."""
+
+    errcode = "M_UNABLE_TO_AUTHORISE_JOIN"
+    http_status = 400
+
+
 # (user ID, room ID) -> the user's current membership of that room, or None.
 MembershipLookup = Callable[[str, str], Awaitable[str | None]]
 
@@ -86,10 +96,13 @@ async def restricted_join_content(
     *,
     membership_of: MembershipLookup,
     is_local: Callable[[str], bool],
+    server_in_room: Callable[[str], Awaitable[bool]] | None = None,
 ) -> JsonDict:
     """Extra content for ``user_id``'s join: ``{}`` when no authoriser is needed, otherwise
     ``{"join_authorised_via_users_server": ...}``. Raises 403 when no condition is met, 400
-    ``M_UNABLE_TO_GRANT_JOIN`` when no local user may authorise."""
+    ``M_UNABLE_TO_GRANT_JOIN`` when no local user may authorise. With ``server_in_room`` (a
+    remote user's make_join), an unmet set of conditions of which this server is in none of the
+    rooms is 400 ``M_UNABLE_TO_AUTHORISE_JOIN`` instead of 403."""
     join_rules = state.get(("m.room.join_rules", ""))
     rule = join_rules.content.get("join_rule") if join_rules is not None else None
     if rule not in restricted_rules(room_version):
@@ -102,10 +115,17 @@ async def restricted_join_content(
         raise Forbidden("You are banned from this room")
     assert join_rules is not None
     met = False
-    for allowed_room in allowed_room_ids(join_rules.content):
+    allowed = allowed_room_ids(join_rules.content)
+    for allowed_room in allowed:
         if await membership_of(user_id, allowed_room) == "join":
             met = True
             break
+    if not met and server_in_room is not None:
+        checkable = [room for room in allowed if await server_in_room(room)]
+        if not checkable:
+            raise UnableToAuthoriseJoin(
+                "This server is in none of the rooms that allow joining; try another server"
+            )
     if not met:
         hint = " You may knock to ask to join." if rule == "knock_restricted" else ""
         raise Forbidden(f"You do not meet any of this room's conditions for joining.{hint}")
