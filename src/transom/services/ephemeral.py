@@ -3,7 +3,8 @@ Notifications" and "Receipts", incl. private and threaded receipts).
 
 Typing is in memory: who types in which room, each until a timeout; ``serial`` bumps on every
 change (expiry included) and ``on_change`` callbacks wake sync; ``on_typing`` listeners learn
-each change a user asked for (federation sends them to the room's other servers). Receipts are
+each change, a timeout running out included (federation sends them to the room's other
+servers, so they stop showing the user as typing when this server does). Receipts are
 stored, one per (room, type, user, thread), each write taking a position of the one global
 stream; an ``m.read`` or ``m.read.private`` receipt also clears the user's notifications up
 to its event; ``listeners`` learn each receipt that moved. Neither is room-versioned: this
@@ -56,13 +57,16 @@ class TypingService:
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._callbacks: list[Callable[[], None]] = []
         self._listeners: list[TypingListener] = []
+        # Listener calls for expiries, which run from a timer callback (kept until done).
+        self._expiry_tasks: set[asyncio.Task[None]] = set()
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """``callback()`` after every change, expiry included (sync wakes up)."""
         self._callbacks.append(callback)
 
     def on_typing(self, listener: TypingListener) -> None:
-        """``await listener(room_id, user_id, typing)`` after each ``set_typing``."""
+        """``await listener(room_id, user_id, typing)`` after each ``set_typing`` that changed
+        something or refreshed a timeout, and with ``typing=False`` when a timeout runs out."""
         self._listeners.append(listener)
 
     def users_typing(self, room_id: str) -> list[str]:
@@ -91,6 +95,9 @@ class TypingService:
             self._changed()
         else:
             return  # was not typing: nothing to tell anyone
+        await self._tell(room_id, user_id, typing)
+
+    async def _tell(self, room_id: str, user_id: str, typing: bool) -> None:
         for listener in list(self._listeners):
             try:
                 await listener(room_id, user_id, typing)
@@ -107,9 +114,17 @@ class TypingService:
         return True
 
     def _expire(self, room_id: str, user_id: str) -> None:
+        """The timeout ran out: the user stops typing, for long-polling ``/sync`` requests
+        (woken by ``_changed``) and for the room's other servers, which the server-server API
+        "Typing Notifications" tells with an ``m.typing`` EDU of ``typing: false`` (their own
+        fallback timeout would keep the user typing there until it runs out)."""
         self._timers.pop((room_id, user_id), None)
-        if self._remove(room_id, user_id):
-            self._changed()
+        if not self._remove(room_id, user_id):
+            return
+        self._changed()
+        task = asyncio.get_running_loop().create_task(self._tell(room_id, user_id, False))
+        self._expiry_tasks.add(task)
+        task.add_done_callback(self._expiry_tasks.discard)
 
     def _changed(self) -> None:
         self.serial += 1
