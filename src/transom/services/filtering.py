@@ -2,13 +2,16 @@
 ``event_filter.yaml``, ``room_event_filter.yaml``) and "Lazy-loading room members".
 
 ``parse_filter(json) -> Filter`` validates a filter definition (``BadJson`` on a malformed one)
-and gives typed access to its parts. Every part has ``matches(event)``, taking a client-format
-event dict or a ``transom.core.events.Event``. Used by ``/sync`` and ``/messages``. Room versions:
-filters do not depend on the room version.
+and gives typed access to its parts; ``parse_room_event_filter(text)`` does the same for the
+``RoomEventFilter`` JSON that ``/messages`` and ``/context`` take in their ``filter`` query
+parameter, so those endpoints honour every field exactly as ``/sync`` does. Every part has
+``matches(event)``, taking a client-format event dict or a ``transom.core.events.Event``. Room
+versions: filters do not depend on the room version.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -272,3 +275,20 @@ def parse_filter(data: Any) -> Filter:
 
 
 DEFAULT_FILTER = Filter()
+
+
+def parse_room_event_filter(text: str | None) -> RoomEventFilter:
+    """A ``RoomEventFilter`` given as JSON text (the ``filter`` query parameter of
+    ``GET /rooms/{roomId}/messages`` and ``/context/{eventId}``; client-server API "Getting
+    events for a room"). Absent or empty: no filtering. 400 ``M_BAD_JSON`` when the text is not
+    a JSON object or a field has the wrong type or value (the endpoints' OpenAPI definitions
+    name no error for it; ``M_BAD_JSON`` is the common code for "invalid values for keys")."""
+    if text is None or text == "":
+        return RoomEventFilter()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadJson("'filter' is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadJson("'filter' must be a JSON object")
+    return RoomEventFilter.parse(data)

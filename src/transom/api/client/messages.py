@@ -1,5 +1,8 @@
 """Reading a room's history (client-server API "Getting events for a room"):
 ``GET /rooms/{roomId}/messages`` and ``GET /rooms/{roomId}/context/{eventId}``.
+
+Their ``filter`` is a ``RoomEventFilter`` parsed by the shared filter module, as ``/sync``'s
+(client-server API "Filtering"); the ``limit`` query parameter wins over the filter's own.
 """
 
 from __future__ import annotations
@@ -8,7 +11,8 @@ from typing import Any
 
 from transom.api.routing import ApiRequest, Route, client_paths
 from transom.services.errors import InvalidParam, MissingParam
-from transom.services.rooms.messages import clamp_limit, parse_event_filter
+from transom.services.filtering import parse_room_event_filter
+from transom.services.rooms.messages import clamp_limit
 
 
 async def messages(req: ApiRequest) -> dict[str, Any]:
@@ -20,7 +24,7 @@ async def messages(req: ApiRequest) -> dict[str, Any]:
         direction = "b"
     if direction not in ("b", "f"):
         raise InvalidParam("'dir' must be 'b' or 'f'")
-    event_filter = parse_event_filter(req.query("filter"))
+    event_filter = parse_room_event_filter(req.query("filter"))
     limit = clamp_limit(req.query("limit"), event_filter.limit or 10)
     hs = req.hs
     room_id = req.path("roomId")
@@ -43,8 +47,8 @@ async def messages(req: ApiRequest) -> dict[str, Any]:
 
 
 async def context(req: ApiRequest) -> dict[str, Any]:
-    event_filter = parse_event_filter(req.query("filter"))
-    limit = clamp_limit(req.query("limit"), 10)
+    event_filter = parse_room_event_filter(req.query("filter"))
+    limit = clamp_limit(req.query("limit"), event_filter.limit or 10)
     hs = req.hs
     result = await hs.messages.context(
         req.requester.user_id,

@@ -9,15 +9,14 @@ it excludes it, in either direction) and ``s{stream}`` (sync's ``next_batch``; a
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from transom.core.events import Event, JsonDict, StateKey
-from transom.services.errors import BadJson, Forbidden, InvalidParam, NotFound
+from transom.services.errors import Forbidden, InvalidParam, NotFound
+from transom.services.filtering import RoomEventFilter
 from transom.services.rooms.visibility import can_see_event, history_visibility
 from transom.storage.pagination import PagedEvent, Position
 
@@ -46,72 +45,6 @@ def parse_token(token: str) -> Position:
 
 def event_token(item: PagedEvent) -> str:
     return f"t{item.depth}-{item.stored.stream_ordering}"
-
-
-@dataclass
-class EventFilter:
-    """The parts of a RoomEventFilter (client-server API "Filtering") that apply to a room's
-    timeline: types/not_types (with ``*`` globs), senders/not_senders, contains_url,
-    lazy_load_members, include_redundant_members, limit."""
-
-    types: list[str] | None = None
-    not_types: list[str] = field(default_factory=list)
-    senders: list[str] | None = None
-    not_senders: list[str] = field(default_factory=list)
-    contains_url: bool | None = None
-    lazy_load_members: bool = False
-    limit: int | None = None
-
-    def matches(self, event: Event) -> bool:
-        if any(fnmatch.fnmatchcase(event.type, t) for t in self.not_types):
-            return False
-        if self.types is not None and not any(
-            fnmatch.fnmatchcase(event.type, t) for t in self.types
-        ):
-            return False
-        if event.sender in self.not_senders:
-            return False
-        if self.senders is not None and event.sender not in self.senders:
-            return False
-        if self.contains_url is not None:
-            return ("url" in event.content) == self.contains_url
-        return True
-
-
-def _str_list(raw: JsonDict, key: str) -> list[str] | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadJson(f"filter {key!r} must be a list of strings")
-    return list(value)
-
-
-def parse_event_filter(text: str | None) -> EventFilter:
-    """A RoomEventFilter given as JSON in a query string; 400 M_BAD_JSON if malformed."""
-    if text is None:
-        return EventFilter()
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        raise BadJson("filter is not valid JSON") from None
-    if not isinstance(raw, dict):
-        raise BadJson("filter must be a JSON object")
-    limit = raw.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise BadJson("filter 'limit' must be a non-negative integer")
-    contains_url = raw.get("contains_url")
-    if contains_url is not None and not isinstance(contains_url, bool):
-        raise BadJson("filter 'contains_url' must be a boolean")
-    return EventFilter(
-        types=_str_list(raw, "types"),
-        not_types=_str_list(raw, "not_types") or [],
-        senders=_str_list(raw, "senders"),
-        not_senders=_str_list(raw, "not_senders") or [],
-        contains_url=contains_url,
-        lazy_load_members=raw.get("lazy_load_members") is True,
-        limit=limit,
-    )
 
 
 @dataclass
@@ -192,7 +125,7 @@ class MessagesService:
         to_token: str | None,
         backwards: bool,
         limit: int,
-        event_filter: EventFilter,
+        event_filter: RoomEventFilter,
     ) -> Page:
         """One page of ``/messages``; ``end`` is None when there is nothing further."""
         start = parse_token(from_token) if from_token is not None else None
@@ -209,9 +142,14 @@ class MessagesService:
         chunk: list[Event] = []
         cursor = start
         last: PagedEvent | None = None
-        exhausted = limit == 0
+        # "Filtering" (RoomEventFilter ``rooms``/``not_rooms``, ``types: []``): a filter that
+        # leaves out this room or every event type matches nothing here; there is no history
+        # to scan (or backfill) for it.
+        exhausted = (
+            limit == 0 or event_filter.matches_nothing or not event_filter.allows_room(room_id)
+        )
         backfills = 0
-        while len(chunk) < limit:
+        while not exhausted and len(chunk) < limit:
             want = max(limit - len(chunk), 10) + 1
             batch = await self.rooms.pages.page(
                 room_id, start=cursor, end=end, backwards=backwards, limit=want
@@ -255,10 +193,18 @@ class MessagesService:
         return list((await self.rooms._state_events(wanted)).values())
 
     async def context(
-        self, user_id: str, room_id: str, event_id: str, *, limit: int, event_filter: EventFilter
+        self,
+        user_id: str,
+        room_id: str,
+        event_id: str,
+        *,
+        limit: int,
+        event_filter: RoomEventFilter,
     ) -> JsonDict:
         """``/context/{eventId}``: the event, up to ``limit`` events around it (split between
-        before and after), and the state at the last event returned; 404 if not visible."""
+        before and after), and the state at the last event returned; 404 if not visible. The
+        filter applies to the events around it and to the state, never to the event itself
+        (OpenAPI ``event_context.yaml``, ``filter``)."""
         event = await self.rooms.visible_event(user_id, room_id, event_id)
         position = await self.rooms.pages.depth_of(event_id)
         if position is None:
@@ -280,6 +226,7 @@ class MessagesService:
         else:
             state_ids = await self.rooms.state.get_state_after(last.event_id) or {}
             state = list((await self.rooms._state_events(state_ids)).values())
+        state = [e for e in state if event_filter.matches(e)]
         return {
             "event": event,
             "events_before": before.chunk,
