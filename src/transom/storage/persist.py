@@ -9,11 +9,17 @@ Backfilled history (server-server API "Backfilling and retrieving missing events
 NEGATIVE positions, allocated downwards under the same lock: it is older than anything a client
 has seen, so it sorts before all of it and an incremental sync (``stream_ordering > since``, with
 ``since >= 0``) never returns it; only ``/messages`` pagination does.
+
+One ``persist`` call is one transaction however many events it holds: rows of the same kind are
+written with one statement for the whole batch (events, edges, auth, state groups of events,
+transaction IDs, redactions, push actions), and a room's forward extremities are rewritten once,
+to those of its last entry that names them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +29,7 @@ from canonicaljson import encode_canonical_json
 
 from transom.core.events import Event, StateKey
 from transom.storage.database import Connection, Database
-from transom.storage.events import EventStore, StoredEvent
+from transom.storage.events import EventStore, LruCache, StoredEvent
 from transom.storage.push import PushAction, insert_push_actions
 from transom.storage.state import StateMap, StateStore
 
@@ -31,6 +37,9 @@ T = TypeVar("T")
 
 # A state group's delta chain is cut with a full snapshot beyond this length.
 MAX_CHAIN_LENGTH = 50
+# Recently persisted events' state groups and groups' chain lengths kept in memory (both are
+# immutable once committed).
+KNOWN_GROUPS = 10_000
 
 
 class StreamAllocator:
@@ -122,6 +131,30 @@ class PersistEntry:
     state_group: int | None = field(default=None)
 
 
+@dataclass
+class _BatchRows:
+    """Rows gathered while one ``persist`` walks its entries, each table written at the end with
+    one statement (no write of the walk reads them back)."""
+
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    auth: list[tuple[str, str]] = field(default_factory=list)
+    event_groups: list[tuple[str, int]] = field(default_factory=list)
+    redactions: list[tuple[str, str]] = field(default_factory=list)
+    txns: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Each room's forward extremities after the batch: those of its last entry naming them.
+    extremities: dict[str, list[str]] = field(default_factory=dict)
+    push_actions: list[PushAction] = field(default_factory=list)
+    # Chain lengths of the state groups written by this batch.
+    chain_lengths: dict[int, int] = field(default_factory=dict)
+
+
+_INSERT_EVENT = (
+    "INSERT INTO events (stream_ordering, event_id, room_id, room_version, type,"
+    " state_key, sender, depth, origin_server_ts, json, rejected_reason, outlier)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+)
+
+
 class EventPersister:
     """Writes events; the only writer of the event, state and membership tables."""
 
@@ -139,10 +172,18 @@ class EventPersister:
         self.streams = streams
         self.is_local_user = is_local_user
         self._next_group = 0
+        # Committed facts this persister wrote, so they need not be read back.
+        self._event_groups: LruCache[str, int] = LruCache(KNOWN_GROUPS)
+        self._chain_lengths: LruCache[int, int] = LruCache(KNOWN_GROUPS)
 
     async def setup(self) -> None:
         value = await self.db.fetchval("SELECT MAX(id) FROM state_groups")
         self._next_group = int(value or 0) + 1
+
+    def known_state_group(self, event_id: str) -> int | None:
+        """The state group of an event persisted recently by this process, if remembered
+        (``StateStore.get_state_group`` otherwise)."""
+        return self._event_groups.get(event_id)
 
     async def persist(
         self, entries: Sequence[PersistEntry], *, backfilled: bool = False
@@ -160,17 +201,23 @@ class EventPersister:
             # Load base groups before the transaction: only its connection may be used inside.
             if entry.base_group is not None and entry.base_group not in group_cache:
                 group_cache[entry.base_group] = await self.state.get_group_state(entry.base_group)
+        rows = _BatchRows()
 
         async def write(conn: Connection, positions: list[int]) -> list[StoredEvent]:
             # State group IDs are taken here, under the stream lock, so concurrent persists never
             # share one. A rolled-back write leaves a gap, which is harmless.
+            placed = list(zip(entries, positions, strict=True))
+            inserted = [(e, p) for e, p in placed if not e.replaces_outlier]
+            if inserted:
+                await conn.executemany(_INSERT_EVENT, [_event_row(e, p) for e, p in inserted])
             stored: list[StoredEvent] = []
-            for entry, position in zip(entries, positions, strict=True):
+            for entry, position in placed:
                 stored.append(
                     await self._write_one(
-                        conn, entry, position, current_by_room, group_cache, batch
+                        conn, entry, position, current_by_room, group_cache, batch, rows
                     )
                 )
+            await _write_rows(conn, rows)
             return stored
 
         allocate = self.streams.write_backwards if backfilled else self.streams.write
@@ -179,6 +226,10 @@ class EventPersister:
             self.state.set_cached_current_state(room_id, state)
         for item in stored:
             self.events.remember(item)
+        for event_id, group in rows.event_groups:
+            self._event_groups.put(event_id, group)
+        for group, length in rows.chain_lengths.items():
+            self._chain_lengths.put(group, length)
         return stored
 
     async def _write_one(
@@ -189,7 +240,10 @@ class EventPersister:
         current_by_room: dict[str, StateMap],
         group_cache: dict[int, StateMap],
         batch: dict[str, Event],
+        rows: _BatchRows,
     ) -> StoredEvent:
+        """Write what one entry needs now (its outlier update, room row, state group, current
+        state); gather the rest in ``rows``. The events row is already written."""
         event = entry.event
         room_id = event.room_id
         if entry.replaces_outlier:
@@ -201,8 +255,6 @@ class EventPersister:
                 entry.rejected_reason,
                 event.event_id,
             )
-        else:
-            await self._insert_event(conn, entry, position)
         if event.is_create and not entry.outlier and entry.rejected_reason is None:
             creator = event.content.get("creator") or event.sender
             await conn.execute(
@@ -213,24 +265,11 @@ class EventPersister:
                 str(creator),
                 event.origin_server_ts,
             )
-        if event.prev_event_ids:
-            await conn.executemany(
-                "INSERT INTO event_edges (event_id, prev_event_id) VALUES ($1, $2)"
-                " ON CONFLICT DO NOTHING",
-                [(event.event_id, p) for p in event.prev_event_ids],
-            )
-        if event.auth_event_ids:
-            await conn.executemany(
-                "INSERT INTO event_auth (event_id, auth_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                [(event.event_id, a) for a in event.auth_event_ids],
-            )
+        rows.edges.extend((event.event_id, p) for p in event.prev_event_ids)
+        rows.auth.extend((event.event_id, a) for a in event.auth_event_ids)
         if entry.state_after is not None:
-            entry.state_group = await self._write_state_group(conn, entry, group_cache)
-            await conn.execute(
-                "INSERT INTO event_state_groups (event_id, state_group) VALUES ($1, $2)",
-                event.event_id,
-                entry.state_group,
-            )
+            entry.state_group = await self._write_state_group(conn, entry, group_cache, rows)
+            rows.event_groups.append((event.event_id, entry.state_group))
         accepted = entry.rejected_reason is None and not entry.outlier
         if accepted and entry.update_current_state and entry.state_after is not None:
             new_current = entry.new_current_state
@@ -243,50 +282,23 @@ class EventPersister:
                 batch,
             )
         if accepted and event.type == "m.room.redaction" and event.redacts:
-            await conn.execute(
-                "INSERT INTO redactions (event_id, redacts) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                event.event_id,
-                event.redacts,
-            )
+            rows.redactions.append((event.event_id, event.redacts))
         if entry.txn is not None:
-            await conn.execute(
-                "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id)"
-                " VALUES ($1, $2, $3, $4)",
-                *entry.txn,
-                event.event_id,
-            )
+            rows.txns.append((*entry.txn, event.event_id))
         if entry.new_extremities is not None:
-            await conn.execute("DELETE FROM forward_extremities WHERE room_id = $1", room_id)
-            await conn.executemany(
-                "INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)",
-                [(room_id, e) for e in entry.new_extremities],
-            )
+            rows.extremities[room_id] = entry.new_extremities
         if accepted and entry.push_actions:
-            await insert_push_actions(conn, entry.push_actions, stream_ordering=position)
+            rows.push_actions.extend(
+                dataclasses.replace(a, stream_ordering=position) for a in entry.push_actions
+            )
         return StoredEvent(event, position, entry.rejected_reason, entry.outlier)
 
-    async def _insert_event(self, conn: Connection, entry: PersistEntry, position: int) -> None:
-        event = entry.event
-        await conn.execute(
-            "INSERT INTO events (stream_ordering, event_id, room_id, room_version, type,"
-            " state_key, sender, depth, origin_server_ts, json, rejected_reason, outlier)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            position,
-            event.event_id,
-            event.room_id,
-            event.room_version.identifier,
-            event.type,
-            event.state_key,
-            event.sender,
-            event.depth,
-            event.origin_server_ts,
-            encode_canonical_json(event.pdu).decode("utf-8"),
-            entry.rejected_reason,
-            entry.outlier,
-        )
-
     async def _write_state_group(
-        self, conn: Connection, entry: PersistEntry, group_cache: dict[int, StateMap]
+        self,
+        conn: Connection,
+        entry: PersistEntry,
+        group_cache: dict[int, StateMap],
+        rows: _BatchRows,
     ) -> int:
         assert entry.state_after is not None
         base_group = entry.base_group
@@ -298,10 +310,15 @@ class EventPersister:
             base_state = group_cache[base_group]
             if base_state == entry.state_after:
                 return base_group
-            row = await conn.fetchrow(
-                "SELECT chain_length FROM state_groups WHERE id = $1", base_group
-            )
-            chain_length = int(row["chain_length"]) if row is not None else MAX_CHAIN_LENGTH
+            known = rows.chain_lengths.get(base_group)
+            if known is None:
+                known = self._chain_lengths.get(base_group)
+            if known is None:
+                row = await conn.fetchrow(
+                    "SELECT chain_length FROM state_groups WHERE id = $1", base_group
+                )
+                known = int(row["chain_length"]) if row is not None else MAX_CHAIN_LENGTH
+            chain_length = known
         group = self._next_group
         self._next_group += 1
         delta: dict[StateKey, str]
@@ -329,6 +346,7 @@ class EventPersister:
                 [(group, k[0], k[1], v) for k, v in delta.items()],
             )
         group_cache[group] = dict(entry.state_after)
+        rows.chain_lengths[group] = chain_length
         return group
 
     async def _update_current_state(
@@ -377,6 +395,64 @@ class EventPersister:
             current[key] = event_id
             if membership is not None and self.is_local_user(key[1]):
                 await upsert_local_membership(conn, key[1], room_id, membership, event_id, position)
+
+
+def _event_row(entry: PersistEntry, position: int) -> tuple[Any, ...]:
+    event = entry.event
+    return (
+        position,
+        event.event_id,
+        event.room_id,
+        event.room_version.identifier,
+        event.type,
+        event.state_key,
+        event.sender,
+        event.depth,
+        event.origin_server_ts,
+        encode_canonical_json(event.pdu).decode("utf-8"),
+        entry.rejected_reason,
+        entry.outlier,
+    )
+
+
+async def _write_rows(conn: Connection, rows: _BatchRows) -> None:
+    """The gathered rows of a batch, one statement per table."""
+    if rows.edges:
+        await conn.executemany(
+            "INSERT INTO event_edges (event_id, prev_event_id) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            rows.edges,
+        )
+    if rows.auth:
+        await conn.executemany(
+            "INSERT INTO event_auth (event_id, auth_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            rows.auth,
+        )
+    if rows.event_groups:
+        await conn.executemany(
+            "INSERT INTO event_state_groups (event_id, state_group) VALUES ($1, $2)",
+            rows.event_groups,
+        )
+    if rows.redactions:
+        await conn.executemany(
+            "INSERT INTO redactions (event_id, redacts) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            rows.redactions,
+        )
+    if rows.txns:
+        await conn.executemany(
+            "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id)"
+            " VALUES ($1, $2, $3, $4)",
+            rows.txns,
+        )
+    for room_id, extremities in rows.extremities.items():
+        await conn.execute("DELETE FROM forward_extremities WHERE room_id = $1", room_id)
+        if extremities:
+            await conn.executemany(
+                "INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)",
+                [(room_id, e) for e in extremities],
+            )
+    if rows.push_actions:
+        await insert_push_actions(conn, rows.push_actions)
 
 
 async def upsert_local_membership(

@@ -6,13 +6,23 @@ room versions' authorization rules. Every event goes through ``transom.core.pdu.
 state before it is stored; a rejected request leaves nothing behind.
 
 Invariant: writes to one room are serialised by ``RoomLocks``; different rooms run in parallel.
+
+Group commit: ``send`` queues its draft on the room; one worker per room takes every queued
+draft (at most ``MAX_BATCH``) under the room's lock, loads the room once, builds and authorises
+the drafts one after another, each citing the previous one, and persists them in one transaction
+with consecutive stream positions. A draft refused by the auth rules or validation fails only its
+own sender and leaves the room as it was for the next; a failed persist fails every sender of the
+batch. Listeners hear of each batch once, its events in order, before the senders get their
+answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +45,10 @@ logger = logging.getLogger(__name__)
 # The most prev_events a new event cites (server-server API: servers SHOULD bound this).
 MAX_PREV_EVENTS = 10
 MAX_DEPTH = 2**63 - 1
+# The most queued events of one room persisted in one transaction (bounds a sender's wait).
+MAX_BATCH = 50
+
+TxnKey = tuple[str, str, str]
 
 NewEventsListener = Callable[[Sequence[Event]], Awaitable[None]]
 
@@ -70,6 +84,15 @@ class EventDraft:
     redacts: str | None = None
 
 
+@dataclass(eq=False, slots=True)
+class _Queued:
+    """A draft waiting for its room's worker; ``future`` gets the event or the error."""
+
+    draft: EventDraft
+    txn: TxnKey | None
+    future: asyncio.Future[Event]
+
+
 class EventCreator:
     """Creates events in rooms this server is in."""
 
@@ -94,46 +117,154 @@ class EventCreator:
         self.persister = persister
         self.locks = locks
         self.listeners: list[NewEventsListener] = []
-        # Push actions written in the event's own transaction (one commit per message).
+        # Push actions written in the event's own transaction (one commit per batch).
         self.push: PushEvaluator | None = None
+        # Drafts waiting per room, and the room's worker while it has some.
+        self._queues: dict[str, deque[_Queued]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        # Sends with a transaction ID from their idempotency check until they are answered: a
+        # repeat of one joins it, so a transaction ID is looked up once and stored once.
+        self._txns: dict[TxnKey, asyncio.Future[Event]] = {}
 
-    async def send(
-        self, room_id: str, draft: EventDraft, *, txn: tuple[str, str, str] | None = None
-    ) -> Event:
-        """Create one event in a room; with ``txn`` (user, device, txn ID) it is idempotent."""
+    async def send(self, room_id: str, draft: EventDraft, *, txn: TxnKey | None = None) -> Event:
+        """Create one event in a room; with ``txn`` (user, device, txn ID) it is idempotent.
+
+        Client-server API "Transaction identifiers": a request repeated with the same
+        transaction ID (same user and device) answers with the event of the first one.
+        """
+        loop = asyncio.get_running_loop()
         if txn is not None:
-            existing = await self._txn_event(txn)
-            if existing is not None:
-                return existing
-        async with self.locks.lock(room_id):
-            if txn is not None:
-                existing = await self._txn_event(txn)
-                if existing is not None:
-                    return existing
-            context = await self.load_context(room_id)
-            event = await self.build_and_authorise(context, draft)
-            actions = await self.push.actions_before_persist(event) if self.push else None
+            running = self._txns.get(txn)
+            if running is not None:
+                return await asyncio.shield(running)
+        future: asyncio.Future[Event] = loop.create_future()
+        if txn is not None:
+            # Registered before the look-up: any earlier send of ``txn`` is either still here
+            # (and joined above) or committed, so the look-up below is the only one it needs.
+            self._txns[txn] = future
+            future.add_done_callback(lambda done: self._txn_answered(txn, done))
             try:
-                await self.persister.persist(
-                    [
-                        PersistEntry(
-                            event=event,
-                            state_after=_state_after(context.state, event),
-                            base_group=context.base_group,
-                            txn=txn,
-                            new_extremities=[event.event_id],
-                            push_actions=actions or (),
-                        )
-                    ]
-                )
-            except BaseException:
-                if self.push is not None and actions is not None:
-                    self.push.forget_unpersisted(event)
+                existing = await self._txn_event(txn)
+            except BaseException as exc:
+                _fail(future, exc)
                 raise
-        await self.notify_listeners([event])
-        return event
+            if existing is not None:
+                future.set_result(existing)
+                return existing
+        queue = self._queues.get(room_id)
+        if queue is None:
+            queue = self._queues[room_id] = deque()
+        queue.append(_Queued(draft, txn, future))
+        if room_id not in self._workers:
+            self._workers[room_id] = loop.create_task(self._drain(room_id, queue))
+        # Shielded: a sender that goes away does not take the batch of others down with it.
+        return await asyncio.shield(future)
 
-    async def _txn_event(self, txn: tuple[str, str, str]) -> Event | None:
+    def queued(self, room_id: str) -> int:
+        """How many drafts of the room wait for its worker (not yet taken into a batch)."""
+        return len(self._queues.get(room_id, ()))
+
+    def _txn_answered(self, txn: TxnKey, future: asyncio.Future[Event]) -> None:
+        if self._txns.get(txn) is future:
+            del self._txns[txn]
+        if not future.cancelled():
+            future.exception()  # retrieved, even if every sender waiting on it went away
+
+    async def _drain(self, room_id: str, queue: deque[_Queued]) -> None:
+        """The room's worker: persist queued drafts in batches until none is left."""
+        try:
+            while queue:
+                async with self.locks.lock(room_id):
+                    batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
+                    try:
+                        results, events = await self._write_batch(room_id, batch)
+                    except BaseException as exc:
+                        for item in batch:
+                            _fail(item.future, exc)
+                        raise
+                if events:
+                    await self.notify_listeners(events)
+                for item, result in zip(batch, results, strict=True):
+                    if item.future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        item.future.set_exception(result)
+                    else:
+                        item.future.set_result(result)
+        finally:
+            del self._workers[room_id]
+            del self._queues[room_id]
+            while queue:  # only after a crash or cancellation of the worker
+                queue.popleft().future.cancel()
+
+    async def _write_batch(
+        self, room_id: str, batch: list[_Queued]
+    ) -> tuple[list[Event | Exception], list[Event]]:
+        """Build, authorise and persist ``batch`` in one transaction (caller holds the lock).
+
+        Returns each draft's event or error, and the events persisted in order. A draft that
+        fails leaves the context as it was: the next one cites the last event that succeeded.
+        """
+        try:
+            context = await self.load_context(room_id)
+        except Exception as exc:
+            return [exc] * len(batch), []
+        results: list[Event | Exception] = []
+        entries: list[PersistEntry] = []
+        with_actions: list[Event] = []
+        state_after: StateMap = dict(context.state)
+        state_changed = False
+        for item in batch:
+            try:
+                event = await self.build_and_authorise(context, item.draft)
+                actions = None
+                if self.push is not None and not state_changed:
+                    # Evaluated against the room's stored state: a message after a state
+                    # event of the same batch is evaluated by the listener once stored instead.
+                    actions = await self.push.actions_before_persist(event)
+            except Exception as exc:
+                results.append(exc)
+                continue
+            if actions is not None:
+                with_actions.append(event)
+            advance_context(context, event)
+            if event.is_state:
+                state_changed = True
+                state_after = dict(context.state)
+            entries.append(
+                PersistEntry(
+                    event=event,
+                    state_after=state_after,
+                    base_group=context.base_group if not entries else None,
+                    base_entry=entries[-1] if entries else None,
+                    txn=item.txn,
+                    new_extremities=[event.event_id],
+                    push_actions=actions or (),
+                )
+            )
+            results.append(event)
+        if not entries:
+            return results, []
+        try:
+            await self.persister.persist(entries)
+        except Exception as exc:
+            return self._unpersisted(results, with_actions, exc), []
+        except BaseException as exc:
+            self._unpersisted(results, with_actions, exc)
+            raise
+        return results, [entry.event for entry in entries]
+
+    def _unpersisted(
+        self, results: list[Event | Exception], with_actions: list[Event], exc: BaseException
+    ) -> list[Event | Exception]:
+        """The persist of a batch failed: every event of it fails with ``exc``."""
+        if self.push is not None:
+            for event in with_actions:
+                self.push.forget_unpersisted(event)
+        error = exc if isinstance(exc, Exception) else RuntimeError("event not persisted")
+        return [error if isinstance(r, Event) else r for r in results]
+
+    async def _txn_event(self, txn: TxnKey) -> Event | None:
         event_id = await self.events.get_txn_event(*txn)
         return await self.events.get_event(event_id) if event_id else None
 
@@ -149,7 +280,10 @@ class EventCreator:
         prev_events = prev_events[:MAX_PREV_EVENTS]
         base_group = None
         if prev_events:
-            base_group = await self.state.get_state_group(prev_events[0].event_id)
+            newest = prev_events[0].event_id
+            base_group = self.persister.known_state_group(newest)
+            if base_group is None:
+                base_group = await self.state.get_state_group(newest)
         return RoomContext(room_id, room_version, state, prev_events, base_group)
 
     async def build_and_authorise(self, context: RoomContext, draft: EventDraft) -> Event:
@@ -213,11 +347,13 @@ class EventCreator:
                 logger.exception("listener failed for new events")
 
 
-def _state_after(state: Mapping[StateKey, str], event: Event) -> StateMap:
-    after = dict(state)
-    if event.is_state:
-        after[event.state_tuple] = event.event_id
-    return after
+def _fail(future: asyncio.Future[Event], exc: BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        future.cancel()
+    else:
+        future.set_exception(exc)
 
 
 def advance_context(context: RoomContext, event: Event) -> None:
