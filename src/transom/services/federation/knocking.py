@@ -14,7 +14,10 @@ server before answering with the stripped state. Remote knocks count against ``r
 ``per_server`` (the origin), ``per_user`` and ``per_room`` (429).
 
 As the knocker's server: the knock is kept out of band (``local_memberships``) with the
-returned state after checking each PDU's signature and room. Beyond the spec: a kick or ban of
+returned state after checking each PDU's signature and room. A repeat of the user's pending
+knock (same reason and profile) answers the room ID without a make_knock/send_knock round trip,
+as a repeated local knock makes no new event; a changed reason or profile is a new knock, and
+concurrent knocks of one user on one room run one at a time. Beyond the spec: a kick or ban of
 our user's pending knock, sent to us by the room's server, is accepted when it is validly
 signed and its cited auth chain authorises it, so the knocker learns of the rejection.
 """
@@ -49,6 +52,7 @@ from transom.services.federation.membership import (
     server_of,
 )
 from transom.services.rooms.events import EventDraft
+from transom.services.rooms.locks import RoomLocks
 from transom.storage.state import LocalMembership
 
 if TYPE_CHECKING:
@@ -73,6 +77,8 @@ class FederationKnocking:
         self.hs = hs
         self.rooms = hs.rooms
         self.server_name = hs.server_name
+        # "user|room" -> one remote knock at a time, so concurrent repeats are idempotent too.
+        self._knocking = RoomLocks()
 
     # As the room's server ---------------------------------------------------------------------
 
@@ -174,10 +180,30 @@ class FederationKnocking:
         self, user_id: str, room_id_or_alias: str, via: Sequence[str], reason: str | None
     ) -> str:
         """Knock on a room this server is not in (the knocking service's ``remote_knock``);
-        returns the room ID. The knock is kept as an out-of-band membership."""
+        returns the room ID. The knock is kept as an out-of-band membership; a repeat of the
+        pending one is answered without contacting any server."""
         room_id, servers = await self._room_and_servers(room_id_or_alias, via)
+        async with self._knocking.lock(f"{user_id}|{room_id}"):
+            if await self._repeats_pending_knock(user_id, room_id, reason):
+                return room_id
+            return await self._knock_through(user_id, room_id, servers, reason)
+
+    async def _repeats_pending_knock(self, user_id: str, room_id: str, reason: str | None) -> bool:
+        """Whether the user's current membership of the room is a knock this one would repeat.
+        The auth rules let a knock follow a pending knock (rule 5.7.3 in v12 numbering, 4.7.3
+        in v7; room versions 7+), so a repeat is the server's choice: answered as a local one
+        is, with no new event and no rate limit."""
+        local = await self.rooms.state.get_local_membership(user_id, room_id)
+        if local is None or local.membership != "knock":
+            return False
+        pending = await self.rooms.events.get_event(local.event_id)
+        return pending is not None and await self.hs.knocking.same_knock(user_id, pending, reason)
+
+    async def _knock_through(
+        self, user_id: str, room_id: str, servers: Sequence[str], reason: str | None
+    ) -> str:
         if not servers:
-            raise NotFound(f"No server to knock on {room_id_or_alias} through")
+            raise NotFound(f"No server to knock on {room_id} through")
         limiter = self.hs.ratelimiters.knocks_per_user
         allowed, wait = limiter.can_do(user_id)
         if not allowed:

@@ -11,7 +11,7 @@ This service adds what the rules leave to the server:
   warns about), checked before writing; a refused or failed knock costs nothing;
 - idempotent repeats: knocking again with the same reason and profile while a knock is pending
   answers without a new event, so retrying clients do not notify moderators twice; a changed
-  reason or profile is a new knock event;
+  reason or profile is a new knock event (``same_knock`` decides, for remote rooms too);
 - rescinding every pending knock of a deactivated account.
 
 Rooms this server is not in are knocked on over federation by ``remote_knock`` (filled in by the
@@ -65,7 +65,7 @@ class KnockService:
         are idempotent too."""
         async with self._pending.lock(f"{user_id}|{room_id}"):
             previous = await self._precheck(user_id, room_id)
-            if previous is not None and await self._same_knock(user_id, previous, reason):
+            if previous is not None and await self.same_knock(user_id, previous, reason):
                 return previous
             self._reserve(user_id, room_id)
             try:
@@ -119,8 +119,9 @@ class KnockService:
             raise Forbidden("You are already invited to this room: join it instead")
         return member if membership == "knock" else None
 
-    async def _same_knock(self, user_id: str, previous: Event, reason: str | None) -> bool:
-        """Whether a new knock would repeat ``previous`` exactly (same reason and profile)."""
+    async def same_knock(self, user_id: str, previous: Event, reason: str | None) -> bool:
+        """Whether a new knock would repeat the pending knock ``previous`` exactly (same reason
+        and profile)."""
         profile = await self.rooms.membership.profile_content(user_id)
         content = previous.content
         return content.get("reason") == reason and all(
