@@ -21,6 +21,9 @@ Rules every caller can rely on, on both engines:
   behind the single writer).
 * Constraint violations (unique, foreign key, not null, check) raise `IntegrityError` on both
   engines. On PostgreSQL the surrounding transaction is then aborted and must be left.
+* Pooled connections are handed on as they are (a transaction left open is rolled back, nothing
+  more): never change session state, i.e. no `SET` outside a transaction (`SET LOCAL` is fine),
+  `LISTEN`, or session-level advisory locks (`pg_advisory_xact_lock` is fine).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import asyncpg
 from transom.storage.database import Connection, IntegrityError, Row, TransactionGuard
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_STATEMENT_CACHE_SIZE = 1000
 
 
 @contextmanager
@@ -32,43 +33,72 @@ def _translated() -> Iterator[None]:
 
 
 class _PostgresConnection:
-    """Query methods on one asyncpg connection."""
+    """Query methods on one asyncpg connection (plain try/except: these are on every path)."""
+
+    __slots__ = ("_conn",)
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, *args: Any) -> None:
-        with _translated():
+        try:
             await self._conn.execute(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(str(e)) from e
 
     async def executemany(self, sql: str, args_seq: Iterable[Sequence[Any]]) -> None:
-        with _translated():
+        try:
             await self._conn.executemany(sql, args_seq)
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(str(e)) from e
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        with _translated():
+        try:
             rows: list[Row] = await self._conn.fetch(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(str(e)) from e
         return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        with _translated():
+        try:
             row: Row | None = await self._conn.fetchrow(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(str(e)) from e
         return row
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        with _translated():
+        try:
             return await self._conn.fetchval(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(str(e)) from e
 
     async def executescript(self, sql: str) -> None:
         # Without arguments asyncpg uses the simple query protocol: several statements at once.
-        with _translated():
+        try:
             await self._conn.execute(sql)
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(str(e)) from e
+
+
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release: nothing beyond what asyncpg always does first (roll back a
+    transaction left open, drop listeners). asyncpg's default reset runs
+    ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release: one
+    more round trip per statement run outside a transaction. The storage layer never changes
+    session state (no SET, LISTEN, cursors or session advisory locks; transaction-scoped ones
+    such as ``pg_advisory_xact_lock`` end with their transaction), so there is nothing to undo.
+    """
 
 
 def _pool_kwargs(args: Mapping[str, Any]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "min_size": int(args.get("cp_min", 1)),
         "max_size": int(args.get("cp_max", 10)),
+        "reset": _keep_session,
+        # Prepared statements kept per connection (asyncpg's default is 100): a statement not
+        # in the cache costs an extra round trip to prepare, and IN lists of every length
+        # between them are more than 100 distinct texts.
+        "statement_cache_size": _STATEMENT_CACHE_SIZE,
     }
     if args.get("dsn"):
         kwargs["dsn"] = str(args["dsn"])
@@ -106,31 +136,31 @@ class PostgresDatabase:
             await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         return cls(pool)
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[_PostgresConnection]:
-        self._guard.check()
-        async with self._pool.acquire() as conn:
-            yield _PostgresConnection(conn)
+    # Each statement outside a transaction borrows a pool connection for itself alone.
 
     async def execute(self, sql: str, *args: Any) -> None:
-        async with self._conn() as conn:
-            await conn.execute(sql, *args)
+        self._guard.check()
+        async with self._pool.acquire() as conn:
+            await _PostgresConnection(conn).execute(sql, *args)
 
     async def executemany(self, sql: str, args_seq: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as conn:
             await conn.executemany(sql, args_seq)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._conn() as conn:
-            return await conn.fetch(sql, *args)
+        self._guard.check()
+        async with self._pool.acquire() as conn:
+            return await _PostgresConnection(conn).fetch(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        async with self._conn() as conn:
-            return await conn.fetchrow(sql, *args)
+        self._guard.check()
+        async with self._pool.acquire() as conn:
+            return await _PostgresConnection(conn).fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        async with self._conn() as conn:
-            return await conn.fetchval(sql, *args)
+        self._guard.check()
+        async with self._pool.acquire() as conn:
+            return await _PostgresConnection(conn).fetchval(sql, *args)
 
     async def executescript(self, sql: str) -> None:
         async with self.transaction() as conn:
