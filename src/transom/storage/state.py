@@ -3,6 +3,12 @@
 A state group is immutable: its prev_group plus a delta, or a full snapshot when it has no
 prev_group. Resolved groups are cached. Current state is cached per room and updated by the
 persister inside the room's write lock, so readers see it change only after a commit.
+
+A room's members (``get_members``: user ID -> membership, from current state) are cached too. The
+membership stored for a member is that of its member event, so the cached members stay exact as
+long as the member event IDs of current state do not change: ``set_cached_current_state`` (called
+by the persister after each commit) keeps them when they did not (messages, most state events)
+and drops them otherwise.
 """
 
 from __future__ import annotations
@@ -41,8 +47,11 @@ class StateStore:
         self.db = db
         self._groups: LruCache[int, StateMap] = LruCache(2_000)
         self._current: LruCache[str, StateMap] = LruCache(10_000)
+        self._members: LruCache[str, dict[str, str]] = LruCache(10_000)
         # Bumped on every write, so that a load racing a write never caches stale state.
         self._generation = 0
+        # Bumped when a room's members may have changed (a member event ID of current state).
+        self._members_generation = 0
 
     # State groups -----------------------------------------------------------------------------
 
@@ -67,7 +76,9 @@ class StateStore:
         cached = self._groups.get(group)
         if cached is not None:
             return dict(cached)
-        chain: list[int] = []
+        # Walk prev_group links back to a cached group or a snapshot, reading each group's link
+        # and delta together: one query per group not cached.
+        chain: list[tuple[int, list[Any]]] = []
         current: int | None = group
         base: StateMap = {}
         while current is not None:
@@ -75,17 +86,17 @@ class StateStore:
             if hit is not None:
                 base = dict(hit)
                 break
-            chain.append(current)
-            current = await self.db.fetchval(
-                "SELECT prev_group FROM state_groups WHERE id = $1", current
-            )
-        for member in reversed(chain):
             rows = await self.db.fetch(
-                "SELECT type, state_key, event_id FROM state_group_entries WHERE state_group = $1",
-                member,
+                "SELECT g.prev_group, e.type, e.state_key, e.event_id FROM state_groups AS g"
+                " LEFT JOIN state_group_entries AS e ON e.state_group = g.id WHERE g.id = $1",
+                current,
             )
+            chain.append((current, rows))
+            current = rows[0]["prev_group"] if rows else None
+        for member, rows in reversed(chain):
             for row in rows:
-                base[(row["type"], row["state_key"])] = row["event_id"]
+                if row["type"] is not None:
+                    base[(row["type"], row["state_key"])] = row["event_id"]
             self._groups.put(member, dict(base))
         return dict(base)
 
@@ -123,12 +134,22 @@ class StateStore:
         return state
 
     def set_cached_current_state(self, room_id: str, state: Mapping[StateKey, str]) -> None:
+        """The room's current state as just committed (called by the persister)."""
         self._generation += 1
-        self._current.put(room_id, dict(state))
+        new = dict(state)
+        previous = self._current.get(room_id)
+        if previous is None or (previous != new and _member_ids(previous) != _member_ids(new)):
+            self._forget_members(room_id)
+        self._current.put(room_id, new)
 
     def forget_current_state(self, room_id: str) -> None:
         self._generation += 1
         self._current.pop(room_id)
+        self._forget_members(room_id)
+
+    def _forget_members(self, room_id: str) -> None:
+        self._members_generation += 1
+        self._members.pop(room_id)
 
     async def get_current_state_event_id(
         self, room_id: str, event_type: str, state_key: str = ""
@@ -136,13 +157,20 @@ class StateStore:
         return (await self.get_current_state_ids(room_id)).get((event_type, state_key))
 
     async def get_members(self, room_id: str) -> dict[str, str]:
-        """user ID -> membership, from the room's current state."""
+        """user ID -> membership, from the room's current state (a copy)."""
+        cached = self._members.get(room_id)
+        if cached is not None:
+            return dict(cached)
+        generation = self._members_generation
         rows = await self.db.fetch(
             "SELECT state_key, membership FROM current_state"
             " WHERE room_id = $1 AND type = 'm.room.member'",
             room_id,
         )
-        return {row["state_key"]: row["membership"] for row in rows}
+        members = {row["state_key"]: row["membership"] for row in rows}
+        if generation == self._members_generation:
+            self._members.put(room_id, dict(members))
+        return members
 
     async def get_joined_hosts(self, room_id: str) -> set[str]:
         members = await self.get_members(room_id)
@@ -196,6 +224,11 @@ class StateStore:
             "SELECT user_id, membership FROM local_memberships WHERE room_id = $1", room_id
         )
         return {row["user_id"]: row["membership"] for row in rows}
+
+
+def _member_ids(state: Mapping[StateKey, str]) -> dict[str, str]:
+    """The member event ID of each user in ``state``."""
+    return {key[1]: event_id for key, event_id in state.items() if key[0] == "m.room.member"}
 
 
 def _membership(row: Any) -> LocalMembership:
