@@ -1,7 +1,12 @@
-"""Rooms this server knows: their version, creator, directory visibility and aliases."""
+"""Rooms this server knows: their version, creator, directory visibility and aliases.
+
+A room's version never changes (room versions: a room is upgraded by replacing it), so it is
+cached once read, and concurrent first reads of one room share a single query.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from transom.core.room_versions import RoomVersion, get_room_version
@@ -25,6 +30,8 @@ class RoomStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._versions: dict[str, RoomVersion] = {}
+        # First reads in progress: room ID -> the version found (None: unknown, or it failed).
+        self._reading: dict[str, asyncio.Future[RoomVersion | None]] = {}
 
     async def store_room(
         self,
@@ -48,12 +55,29 @@ class RoomStore:
         cached = self._versions.get(room_id)
         if cached is not None:
             return cached
-        value = await self.db.fetchval("SELECT room_version FROM rooms WHERE room_id = $1", room_id)
-        if value is None:
-            return None
-        version = get_room_version(value)
-        self._versions[room_id] = version
-        return version
+        reading = self._reading.get(room_id)
+        if reading is not None:
+            # Only a found version is shared: rooms are never deleted, so it holds for every
+            # waiter, while "unknown" may predate the room's creation committed since.
+            shared = await asyncio.shield(reading)
+            if shared is not None:
+                return shared
+        future: asyncio.Future[RoomVersion | None] = asyncio.get_running_loop().create_future()
+        self._reading[room_id] = future
+        outcome: RoomVersion | None = None
+        try:
+            value = await self.db.fetchval(
+                "SELECT room_version FROM rooms WHERE room_id = $1", room_id
+            )
+            version = None if value is None else get_room_version(value)
+            if version is not None:
+                self._versions[room_id] = version
+            outcome = version
+            return version
+        finally:
+            if self._reading.get(room_id) is future:
+                del self._reading[room_id]
+            future.set_result(outcome)
 
     async def get_room(self, room_id: str) -> RoomRecord | None:
         row = await self.db.fetchrow("SELECT * FROM rooms WHERE room_id = $1", room_id)
