@@ -27,16 +27,16 @@ RECIPIENT_PERMISSION: Final = "org.matrix.msc4506.recipient_permission"
 _MAX_SAFE_INT: Final = 2**53 - 1
 
 
-def _is_simple_value(value: Any) -> bool:
+def is_simple_value(value: Any) -> bool:
     """A non-compound canonical JSON value: string, in-range integer, boolean or null."""
     if value is None or isinstance(value, bool | str):
         return True
     return isinstance(value, int) and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
 
 
-def _same_value(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Exact equality without casting: ``True`` is not ``1`` and ``"1"`` is not ``1``."""
-    return _is_simple_value(a) and _is_simple_value(b) and type(a) is type(b) and a == b
+    return is_simple_value(a) and is_simple_value(b) and type(a) is type(b) and a == b
 
 
 def event_match(cond: Condition, event: Mapping[str, Any], ctx: PushContext) -> bool:
@@ -60,7 +60,7 @@ def event_property_is(cond: Condition, event: Mapping[str, Any], ctx: PushContex
     if not isinstance(key, str) or "value" not in cond:
         return False
     value = lookup(event, key)
-    return value is not MISSING and _same_value(value, cond["value"])
+    return value is not MISSING and same_value(value, cond["value"])
 
 
 def event_property_contains(cond: Condition, event: Mapping[str, Any], ctx: PushContext) -> bool:
@@ -71,8 +71,8 @@ def event_property_contains(cond: Condition, event: Mapping[str, Any], ctx: Push
     array = lookup(event, key)
     if not isinstance(array, list):
         return False
-    # "Array values not of those types are ignored" - _same_value rejects them.
-    return any(_same_value(item, cond["value"]) for item in array)
+    # "Array values not of those types are ignored" - same_value rejects them.
+    return any(same_value(item, cond["value"]) for item in array)
 
 
 def contains_display_name(cond: Condition, event: Mapping[str, Any], ctx: PushContext) -> bool:
@@ -96,17 +96,31 @@ _COMPARISONS: Final[Mapping[str, Callable[[int, int], bool]]] = {
 }
 
 
-def room_member_count(cond: Condition, event: Mapping[str, Any], ctx: PushContext) -> bool:
-    """`room_member_count`: "A decimal integer optionally prefixed by one of ==, <, >, >= or <=";
-    no prefix means ``==``."""
-    spec = cond.get("is")
+# Any room's member count is below this; a longer number compares as this bound (the same result
+# for every operator), so ``int`` never sees thousands of digits (it refuses over 4300).
+_COUNT_BOUND: Final = 10**15
+
+
+def parse_member_count(spec: Any) -> tuple[Callable[[int, int], bool], int] | None:
+    """The comparison and bound of a `room_member_count` ``is`` ("A decimal integer optionally
+    prefixed by one of ==, <, >, >= or <="; no prefix means ``==``), or None if malformed."""
     if not isinstance(spec, str):
-        return False
+        return None
     match = _MEMBER_COUNT.fullmatch(spec)
     if match is None:
+        return None
+    digits = match.group(2).lstrip("0")
+    bound = _COUNT_BOUND if len(digits) > 15 else int(digits or "0")
+    return _COMPARISONS[match.group(1) or "=="], bound
+
+
+def room_member_count(cond: Condition, event: Mapping[str, Any], ctx: PushContext) -> bool:
+    """`room_member_count`: the room's joined member count compared with ``is``."""
+    parsed = parse_member_count(cond.get("is"))
+    if parsed is None:
         return False
-    compare = _COMPARISONS[match.group(1) or "=="]
-    return compare(ctx.room_member_count, int(match.group(2)))
+    compare, bound = parsed
+    return compare(ctx.room_member_count, bound)
 
 
 def sender_notification_permission(

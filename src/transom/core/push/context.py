@@ -50,16 +50,28 @@ class PushContext:
 
     def required_notification_level(self, key: str) -> int:
         """The level a sender needs to trigger a notification of type ``key``."""
-        level = self.notification_levels.get(key)
-        if isinstance(level, int) and not isinstance(level, bool):
-            return level
-        return DEFAULT_NOTIFICATION_LEVEL
+        return required_notification_level(self.notification_levels, key)
 
     def required_action_level(self, action: str) -> int | None:
         """The level needed to perform ``action``, or None if it is not a known action."""
-        if action not in DEFAULT_ACTION_LEVELS:
-            return None
-        level = self.action_levels.get(action)
-        if isinstance(level, int) and not isinstance(level, bool):
-            return level
-        return DEFAULT_ACTION_LEVELS[action]
+        return required_action_level(self.action_levels, action)
+
+
+def required_notification_level(notification_levels: Mapping[str, int], key: str) -> int:
+    """The level a sender needs to trigger a notification of type ``key``, given the room's
+    ``notifications`` levels (missing or non-integer entries take the default)."""
+    level = notification_levels.get(key)
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    return DEFAULT_NOTIFICATION_LEVEL
+
+
+def required_action_level(action_levels: Mapping[str, int], action: str) -> int | None:
+    """The level needed to perform ``action`` (``invite``, ``kick``, ``ban`` or ``redact``), or
+    None if it is not one of them."""
+    if action not in DEFAULT_ACTION_LEVELS:
+        return None
+    level = action_levels.get(action)
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    return DEFAULT_ACTION_LEVELS[action]

@@ -33,7 +33,12 @@ def rule_matches(
         # "Each rule can be enabled or disabled. Disabled rules never match."
         return False
     rule_id = rule.get("rule_id")
-    if rule_id in LEGACY_MENTION_RULE_IDS and rule.get("default") and has_mentions:
+    if (
+        isinstance(rule_id, str)
+        and rule_id in LEGACY_MENTION_RULE_IDS
+        and rule.get("default")
+        and has_mentions
+    ):
         # v1.7: the body-mention rules "should only be enabled if the event does not have an
         # m.mentions property".
         return False
