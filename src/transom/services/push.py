@@ -2,14 +2,17 @@
 Rules", "Push Rules: API", "Receiving notifications"; MSC4506 knock notifications).
 
 Rules: the server defaults (``transom.core.push.default_rules``) merged with the user's own rules
-and overrides, cached per user; every change is mirrored into the ``m.push_rules`` account data.
+and overrides, cached per user together with their compiled form (``compile_ruleset``) until the
+user changes a rule; every change is mirrored into the ``m.push_rules`` account data.
 
 Counts: every new event is evaluated against the rules of every joined local member except its
-sender; a notifying result records a row that a read receipt at or after the event removes, so
-``unread_counts`` is a count of rows. The room facts a ``PushContext`` needs (member count, local
-members' display names, power levels) are cached per room and kept current from the events
-themselves: member events update it, power level and create events drop it. Push rules are not
-room-versioned; power levels are read per the room's version by ``transom.core.auth``.
+sender, with one ``EventEvaluator`` per event (conditions that do not depend on the recipient are
+evaluated once per event); a notifying result records a row that a read receipt at or after the
+event removes, so ``unread_counts`` is a count of rows. The room facts the evaluation needs
+(member count, local members' display names, power levels) are cached per room and kept current
+from the events themselves: member events update it, power level and create events drop it. Push
+rules are not room-versioned; power levels are read per the room's version by
+``transom.core.auth``.
 """
 
 from __future__ import annotations
@@ -22,11 +25,11 @@ from transom.core.auth import get_required_level, get_user_power_level
 from transom.core.events import Event, StateKey
 from transom.core.push import (
     DEFAULT_ACTION_LEVELS,
-    PushContext,
+    CompiledRuleset,
+    EventEvaluator,
+    compile_ruleset,
     default_rules,
-    evaluate,
     merge_rules,
-    notification_counts_from_actions,
 )
 from transom.services.account_data import AccountDataService
 from transom.services.errors import NotFound, UnknownError
@@ -41,7 +44,7 @@ _CONTEXT_TYPES = frozenset({"m.room.power_levels", "m.room.create"})
 
 @dataclass
 class RoomPushState:
-    """Cached facts about one room's current state, for building ``PushContext``s."""
+    """Cached facts about one room's current state, for evaluating push rules in it."""
 
     auth_map: dict[StateKey, Event]
     joined: set[str]
@@ -102,7 +105,8 @@ class PushService:
         self.state = state
         self.streams = streams
         self.is_local_user = is_local_user
-        self._rulesets: dict[str, JsonDict] = {}
+        # user -> (merged ruleset, its compiled form); dropped when the user changes a rule.
+        self._rulesets: dict[str, tuple[JsonDict, CompiledRuleset]] = {}
         self._rooms: dict[str, RoomPushState] = {}
         # Local events whose actions were written with the event (``actions_before_persist``).
         self._written: set[str] = set()
@@ -112,13 +116,16 @@ class PushService:
 
     async def get_ruleset(self, user_id: str) -> JsonDict:
         """The user's effective ruleset ``{"global": {kind: [rule, ...]}}`` (do not modify)."""
+        return (await self._cached_rules(user_id))[0]
+
+    async def _cached_rules(self, user_id: str) -> tuple[JsonDict, CompiledRuleset]:
         cached = self._rulesets.get(user_id)
         if cached is None:
             own = await self.rules.get_user_rules(user_id)
-            cached = merge_rules(
+            ruleset = merge_rules(
                 default_rules(user_id), own.rules, enabled=own.enabled, actions=own.actions
             )
-            self._rulesets[user_id] = cached
+            cached = self._rulesets[user_id] = (ruleset, compile_ruleset(ruleset))
         return cached
 
     async def get_rule(self, user_id: str, kind: str, rule_id: str) -> JsonDict:
@@ -231,27 +238,27 @@ class PushService:
     async def _evaluate(
         self, event: Event, stream: int, room: RoomPushState, recipients: list[str]
     ) -> list[PushAction]:
-        sender_level = room.level(event.sender)
+        evaluator = EventEvaluator(
+            event.pdu,
+            room_member_count=len(room.joined),
+            sender_power_level=room.level(event.sender),
+            notification_levels=room.notification_levels,
+            action_levels=room.action_levels,
+        )
         thread = _thread_of(event)
+        room_id, event_id = event.room_id, event.event_id
         found: list[PushAction] = []
         for user_id in recipients:
-            ctx = PushContext(
-                user_id=user_id,
-                user_display_name=room.local_names.get(user_id),
-                room_member_count=len(room.joined),
-                sender_power_level=sender_level,
-                recipient_power_level=room.level(user_id),
-                notification_levels=room.notification_levels,
-                action_levels=room.action_levels,
+            cached = self._rulesets.get(user_id) or await self._cached_rules(user_id)
+            rule = evaluator.match(
+                cached[1],
+                user_id,
+                display_name=room.local_names.get(user_id),
+                power_level=room.level(user_id),
             )
-            actions = evaluate(await self.get_ruleset(user_id), event.pdu, ctx)
-            if actions is None:
-                continue
-            notify, highlight = notification_counts_from_actions(actions)
-            if notify:
-                found.append(
-                    PushAction(user_id, event.room_id, event.event_id, stream, thread, highlight)
-                )
+            # A highlight counts only with ``notify`` (``notification_counts_from_actions``).
+            if rule is not None and rule.notify:
+                found.append(PushAction(user_id, room_id, event_id, stream, thread, rule.highlight))
         return found
 
     async def _room_state(self, event: Event, stream: int | None) -> RoomPushState:
