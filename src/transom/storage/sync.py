@@ -14,6 +14,10 @@ from transom.storage.events import placeholders
 
 _CHUNK = 100
 
+# An exclusive lower bound that leaves out backfilled history: forward stream positions start
+# at 1, backfilled events take positions at or below 0 (``transom.storage.persist``).
+LIVE_AFTER = 0
+
 
 class SyncQueries:
     def __init__(self, db: Database) -> None:
@@ -23,27 +27,25 @@ class SyncQueries:
         self, room_ids: Sequence[str], *, after: int | None, before: int, limit: int
     ) -> dict[str, list[tuple[int, str]]]:
         """Per room, up to ``limit`` (stream_ordering, event_id) of accepted, non-outlier
-        events with after < stream_ordering <= before, newest first. Rooms with none are
+        events with after < stream_ordering <= before, newest first; ``after`` None: no lower
+        bound, backfilled history included (``LIVE_AFTER`` leaves it out). Rooms with none are
         left out."""
         result: dict[str, list[tuple[int, str]]] = {}
         for start in range(0, len(room_ids), _CHUNK):
             chunk = list(room_ids[start : start + _CHUNK])
+            lower = " AND stream_ordering > $3" if after is not None else ""
+            first = 3 if after is None else 4
             # One LIMITed subquery per room, so each walks the (room_id, stream_ordering) index
             # backwards from ``before`` and stops after ``limit`` rows.
             parts = [
                 "SELECT * FROM (SELECT room_id, stream_ordering, event_id FROM events"
-                f" WHERE room_id = ${i + 4} AND outlier = FALSE AND rejected_reason IS NULL"
-                " AND stream_ordering > $1 AND stream_ordering <= $2"
-                f" ORDER BY stream_ordering DESC LIMIT $3) AS q{i}"
+                f" WHERE room_id = ${first + i} AND outlier = FALSE AND rejected_reason IS NULL"
+                f" AND stream_ordering <= $1{lower}"
+                f" ORDER BY stream_ordering DESC LIMIT $2) AS q{i}"
                 for i in range(len(chunk))
             ]
-            rows = await self.db.fetch(
-                " UNION ALL ".join(parts),
-                after if after is not None else -1,
-                before,
-                limit,
-                *chunk,
-            )
+            bounds = [after] if after is not None else []
+            rows = await self.db.fetch(" UNION ALL ".join(parts), before, limit, *bounds, *chunk)
             for row in rows:
                 result.setdefault(row["room_id"], []).append(
                     (int(row["stream_ordering"]), row["event_id"])

@@ -18,6 +18,7 @@ from transom.services.rooms.visibility import can_see_event
 from transom.services.sync.tokens import SyncToken
 from transom.storage.events import LruCache, StoredEvent
 from transom.storage.state import StateMap
+from transom.storage.sync import LIVE_AFTER
 
 if TYPE_CHECKING:
     from transom.services.rooms.service import RoomService
@@ -92,8 +93,12 @@ class Loader:
         return await self.rooms.state.get_group_state(group) if group is not None else {}
 
     async def state_at_stream(self, room_id: str, stream: int) -> StateMap:
-        """The room's state after its last event at or before ``stream``."""
-        found = await self.queries.recent_event_ids([room_id], after=None, before=stream, limit=1)
+        """The room's state after its last event at or before ``stream``; backfilled history
+        left out (it was not there at any position a client has seen: {} before the server's
+        first event of the room)."""
+        found = await self.queries.recent_event_ids(
+            [room_id], after=LIVE_AFTER, before=stream, limit=1
+        )
         rows = found.get(room_id)
         return await self.state_after(rows[0][1]) if rows else {}
 

@@ -37,6 +37,8 @@ async def build_joined(
             before=request.now,
             visible_after=m.stream_ordering,
             current_membership="join",
+            # An incremental sync never returns backfilled history (see ``timeline``).
+            live_only=since is not None,
         )
         for m in memberships
     ]

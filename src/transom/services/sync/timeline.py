@@ -1,6 +1,13 @@
 """Timelines for ``/sync`` (client-server API "Syncing": ``timeline`` with ``events``,
 ``limited`` and ``prev_batch``): the newest visible events of each room, for many rooms at once.
 
+Backfilled history (negative stream positions, ``transom.storage.persist``) is older than
+anything a client has seen. A timeline "from the start of the room" (initial sync) includes it
+like any other event. A room newly joined in an incremental sync never shows it (an incremental
+sync returns only what was persisted after ``since``), but its timeline is then ``limited``:
+spec "Syncing": ``limited`` is "True if the number of events returned was limited", and
+``prev_batch`` lets the client page back to those events with ``/messages``.
+
 Room versions: all.
 """
 
@@ -13,6 +20,7 @@ from transom.core.events import Event
 from transom.services.filtering import RoomEventFilter
 from transom.services.sync.context import Loader, SyncRequest
 from transom.services.sync.tokens import pagination_token
+from transom.storage.sync import LIVE_AFTER
 
 
 @dataclass
@@ -33,6 +41,8 @@ class TimelineQuery:
     # (the user was joined throughout); None checks every event.
     visible_after: int | None
     current_membership: str | None
+    # Leave out backfilled history (with ``after`` None): ``limited`` tells the client of it.
+    live_only: bool = False
 
 
 async def load_timelines(
@@ -57,10 +67,14 @@ async def load_timelines(
     result: dict[str, Timeline] = {}
     for q in queries:
         rows = ids.get(q.room_id, [])
+        hidden = False
+        if q.live_only:
+            live = [r for r in rows if r[0] > LIVE_AFTER]
+            hidden, rows = len(live) < len(rows), live
         raw = [stored[eid] for _, eid in rows if eid in stored]
         timeline = Timeline(last_event_id=raw[0].event.event_id if raw else None)
         events = [s.event for s in raw]
-        limited = len(events) > limit
+        limited = len(events) > limit or hidden
         if filtering and len(raw) > limit:
             events, limited = await _page_filtered(loader, q, tl_filter, limit)
         if filtering:
@@ -96,13 +110,19 @@ async def _page_filtered(
     before = q.before
     page_size = max(50, limit * 4)
     for _ in range(20):
-        page = await loader.rooms.events.room_events_between(
-            q.room_id, after=q.after, before=before, limit=page_size, newest_first=True
+        found = await loader.queries.recent_event_ids(
+            [q.room_id], after=q.after, before=before, limit=page_size
         )
-        matched.extend(s.event for s in page if f.matches(s.event))
-        if len(matched) > limit or len(page) < page_size:
+        rows = found.get(q.room_id, [])
+        live = [r for r in rows if r[0] > LIVE_AFTER] if q.live_only else rows
+        page = await loader.stored([eid for _, eid in live])
+        matched.extend(page[e].event for _, e in live if e in page and f.matches(page[e].event))
+        if len(live) < len(rows):
+            # Backfilled history reached: left out, and the timeline is limited.
+            return matched, True
+        if len(matched) > limit or len(rows) < page_size:
             return matched, len(matched) > limit
-        before = page[-1].stream_ordering - 1
+        before = rows[-1][0] - 1
     return matched, True
 
 
