@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from transom.core.events import Event
 from transom.core.room_versions import get_room_version
@@ -17,6 +17,14 @@ from transom.storage.database import Database, Row
 from transom.storage.events import StoredEvent, placeholders
 
 _COLUMNS = "event_id, room_version, json, stream_ordering, rejected_reason, outlier, depth"
+
+
+class StreamPositions(Protocol):
+    """How far the persisted stream reaches (``StreamAllocator``): every position at or below
+    ``current`` and at or above ``backfill_current`` is committed, in order."""
+
+    current: int
+    backfill_current: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +115,18 @@ class PaginationStore:
             for row in rows:
                 result.setdefault(row["redacts"], []).append(row["event_id"])
         return result
+
+    async def redacted_between(self, after: int, upto: int) -> list[str]:
+        """The events redacted by the redactions persisted at after < stream_ordering <= upto
+        (their targets, once per redaction)."""
+        rows = await self.db.fetch(
+            "SELECT r.redacts FROM events e JOIN redactions r ON r.event_id = e.event_id"
+            " WHERE e.stream_ordering > $1 AND e.stream_ordering <= $2"
+            " AND e.type = 'm.room.redaction'",
+            after,
+            upto,
+        )
+        return [str(row["redacts"]) for row in rows]
 
     async def last_join_stream(self, room_id: str, user_id: str) -> int | None:
         """Stream position of the user's most recent accepted ``join`` in the room."""

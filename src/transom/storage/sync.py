@@ -3,14 +3,30 @@ one query, and the transaction IDs of a device's own events.
 
 Each query covers many rooms at once so an initial sync costs a few round trips, not a few per
 room; event bodies then come through ``EventStore.get_stored`` and its cache.
+
+Two caches keep repeated syncs off the database, both exact:
+
+- per room, what only changes with a new event of the room: its newest timeline events, filled
+  by ``recent_event_ids``, and values the sync service derives from the room's current state
+  (``memo``/``remember``). They are kept up to date by stream position: ``catch_up`` reads
+  the rooms that received events at positions not seen yet (forwards, or downwards for
+  backfilled history) in one query and drops their entries. Entries are only filled for the
+  newest position seen, so a recent-events entry always lists every timeline event of its room
+  between its ``floor`` and that position;
+- the transaction ID of each event, which is written in the event's own transaction and never
+  changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from transom.storage.caches import FifoCache
 from transom.storage.database import Database
-from transom.storage.events import placeholders
+from transom.storage.events import LruCache, placeholders
+from transom.storage.pagination import StreamPositions
 
 _CHUNK = 100
 
@@ -18,19 +34,107 @@ _CHUNK = 100
 # at 1, backfilled events take positions at or below 0 (``transom.storage.persist``).
 LIVE_AFTER = 0
 
+# Beyond this many unseen stream positions the cache is dropped rather than brought up to date.
+RESCAN_LIMIT = 20_000
+
+Rows = list[tuple[int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Recent:
+    """Every accepted, non-outlier event of a room with ``floor`` < stream_ordering (no lower
+    bound when ``floor`` is None), newest first, as of the newest position seen."""
+
+    rows: Rows
+    floor: int | None
+
+    def answer(self, after: int | None, before: int, limit: int) -> Rows | None:
+        """The query's answer, or None when the entry does not reach far enough back."""
+        rows = [r for r in self.rows if r[0] <= before and (after is None or r[0] > after)][:limit]
+        if len(rows) == limit or self.floor is None:
+            return rows
+        if after is not None and after >= self.floor:
+            return rows
+        return None
+
 
 class SyncQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        streams: StreamPositions | None = None,
+        *,
+        rooms_cached: int = 20_000,
+        txns_cached: int = 50_000,
+    ) -> None:
         self.db = db
+        self._rooms_cached = rooms_cached
+        # Without stream positions the recent events are not cached.
+        self.streams = streams
+        # room ID -> name -> value: "recent" (a ``_Recent``) and the sync service's memos.
+        self._rooms: LruCache[str, dict[str, Any]] = LruCache(rooms_cached)
+        # Rooms whose events at positions in [_low, _high] have been seen (None: none yet).
+        self._high: int | None = None
+        self._low = 0
+        # Bumped whenever entries are dropped: a read made meanwhile may predate the events
+        # that dropped them, so it is not kept.
+        self._epoch = 0
+        # event ID -> (user ID, device ID, transaction ID), () for an event sent without one.
+        self._txns: FifoCache[str, tuple[str, ...]] = FifoCache(txns_cached)
+
+    def memo(self, room_id: str, name: str) -> Any:
+        """A value remembered for the room since its last event, or None."""
+        entry = self._rooms.get(room_id)
+        return entry.get(name) if entry is not None else None
+
+    def remember(self, room_id: str, name: str, value: Any, epoch: int | None) -> None:
+        """Remember ``value``, read from the database after ``catch_up`` returned ``epoch``,
+        until the room's next event; not if entries were dropped since (the value may predate
+        the event that dropped them)."""
+        if epoch is None or epoch != self._epoch:
+            return
+        entry = self._rooms.get(room_id)
+        if entry is None:
+            self._rooms.put(room_id, {name: value})
+        else:
+            entry[name] = value
 
     async def recent_event_ids(
         self, room_ids: Sequence[str], *, after: int | None, before: int, limit: int
-    ) -> dict[str, list[tuple[int, str]]]:
+    ) -> dict[str, Rows]:
         """Per room, up to ``limit`` (stream_ordering, event_id) of accepted, non-outlier
         events with after < stream_ordering <= before, newest first; ``after`` None: no lower
         bound, backfilled history included (``LIVE_AFTER`` leaves it out). Rooms with none are
         left out."""
-        result: dict[str, list[tuple[int, str]]] = {}
+        result: dict[str, Rows] = {}
+        epoch = await self.catch_up()
+        # Entries are filled only for a window ending at the newest position seen, so they
+        # hold for every later read until an event of their room is seen.
+        fill = epoch is not None and before == self._high
+        missing: list[str] = []
+        for room_id in room_ids:
+            entry = self.memo(room_id, "recent") if epoch is not None else None
+            found = entry.answer(after, before, limit) if entry is not None else None
+            if found is None:
+                missing.append(room_id)
+            elif found:
+                result[room_id] = found
+        if not missing:
+            return result
+        loaded = await self._query(missing, after, before, limit)
+        for room_id in missing:
+            rows = loaded.get(room_id, [])
+            if rows:
+                result[room_id] = rows
+            if fill:
+                floor = after if len(rows) < limit else rows[-1][0] - 1
+                self.remember(room_id, "recent", _Recent(list(rows), floor), epoch)
+        return result
+
+    async def _query(
+        self, room_ids: Sequence[str], after: int | None, before: int, limit: int
+    ) -> dict[str, Rows]:
+        result: dict[str, Rows] = {}
         for start in range(0, len(room_ids), _CHUNK):
             chunk = list(room_ids[start : start + _CHUNK])
             lower = " AND stream_ordering > $3" if after is not None else ""
@@ -54,19 +158,77 @@ class SyncQueries:
             events.sort(reverse=True)
         return result
 
+    async def catch_up(self) -> int | None:
+        """Drop the entries of rooms with events at positions not seen yet; the epoch to fill
+        entries under, or None when nothing is cached."""
+        streams = self.streams
+        if streams is None:
+            return None
+        high, low = streams.current, streams.backfill_current
+        if self._high is None:
+            self._high, self._low = high, low
+            return self._epoch
+        seen_high, seen_low = self._high, self._low
+        if high == seen_high and low == seen_low:
+            return self._epoch
+        if high - seen_high > RESCAN_LIMIT or seen_low - low > RESCAN_LIMIT:
+            self._rooms = LruCache(self._rooms_cached)
+            self._epoch += 1
+        else:
+            changed: set[str] = set()
+            if high > seen_high:
+                changed |= await self._rooms_between(seen_high, high)
+            if low < seen_low:
+                changed |= await self._rooms_between(low - 1, seen_low - 1)
+            if changed:
+                for room_id in changed:
+                    self._rooms.pop(room_id)
+                self._epoch += 1
+        # Everything in [seen_low, seen_high] was seen already; so now is [low, high].
+        self._high = max(self._high, high)
+        self._low = min(self._low, low)
+        return self._epoch
+
+    async def _rooms_between(self, after: int, upto: int) -> set[str]:
+        """Rooms with events (of any kind) at after < stream_ordering <= upto."""
+        rows = await self.db.fetch(
+            "SELECT DISTINCT room_id FROM events WHERE stream_ordering > $1"
+            " AND stream_ordering <= $2",
+            after,
+            upto,
+        )
+        return {str(row["room_id"]) for row in rows}
+
     async def txn_ids(
         self, user_id: str, device_id: str, event_ids: Sequence[str]
     ) -> dict[str, str]:
-        """event ID -> transaction ID, for those of ``event_ids`` this device sent."""
-        found: dict[str, str] = {}
-        for start in range(0, len(event_ids), 500):
-            chunk = list(event_ids[start : start + 500])
+        """event ID -> transaction ID, for those of ``event_ids`` this device sent. Only
+        persisted events may be asked about: their transaction ID is final."""
+        get = self._txns.get
+        known: dict[str, tuple[str, ...]] = {}
+        missing: list[str] = []
+        for event_id in event_ids:
+            txn = get(event_id)
+            if txn is None:
+                missing.append(event_id)
+            else:
+                known[event_id] = txn
+        missing = list(dict.fromkeys(missing))
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
             rows = await self.db.fetch(
-                "SELECT event_id, txn_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2"
-                f" AND event_id IN ({placeholders(len(chunk), 3)})",
-                user_id,
-                device_id,
+                "SELECT event_id, user_id, device_id, txn_id FROM event_txn_ids"
+                f" WHERE event_id IN ({placeholders(len(chunk))})",
                 *chunk,
             )
-            found.update({row["event_id"]: row["txn_id"] for row in rows})
-        return found
+            sent = {row["event_id"]: row for row in rows}
+            for event_id in chunk:
+                row = sent.get(event_id)
+                txn = (row["user_id"], row["device_id"], row["txn_id"]) if row is not None else ()
+                self._txns.put(event_id, txn)
+                known[event_id] = txn
+        return {
+            event_id: txn[2]
+            for event_id, txn in known.items()
+            if txn and txn[0] == user_id and txn[1] == device_id
+        }

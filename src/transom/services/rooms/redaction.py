@@ -7,6 +7,11 @@
 - v3+ ("Handling redactions"): redactions are always accepted by the auth rules; the server
   applies one only if (1) its sender's power level is at least the *redact level*, or (2) its
   sender's domain matches the original event's sender's domain.
+
+Which redaction takes effect for an event is cached per event: the recorded redactions of an
+event only grow, and each new one is persisted at a new stream position (forwards, or downwards
+for backfilled history). Before answering, the checker reads the redactions persisted at the
+positions it has not seen yet and forgets the cached answer for their targets.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from collections.abc import Sequence
 from transom.core.auth.numbering import has_redaction_rule
 from transom.core.auth.power_levels import get_required_level, get_user_power_level
 from transom.core.events import Event, StateKey
+from transom.storage.caches import FifoCache
 from transom.storage.events import EventStore
-from transom.storage.pagination import PaginationStore
+from transom.storage.pagination import PaginationStore, StreamPositions
 from transom.storage.state import StateStore
 
 _AUTH_KEYS: tuple[StateKey, ...] = (("m.room.create", ""), ("m.room.power_levels", ""))
+
+# Beyond this many unseen stream positions the cache is dropped rather than brought up to date.
+RESCAN_LIMIT = 20_000
 
 
 def _domain(user_id: str) -> str:
@@ -30,15 +39,62 @@ def _domain(user_id: str) -> str:
 class RedactionChecker:
     """Finds the redaction (if any) that takes effect for each of a batch of events."""
 
-    def __init__(self, events: EventStore, state: StateStore, pages: PaginationStore) -> None:
+    def __init__(
+        self,
+        events: EventStore,
+        state: StateStore,
+        pages: PaginationStore,
+        streams: StreamPositions | None = None,
+        cache_size: int = 50_000,
+    ) -> None:
         self.events = events
         self.state = state
         self.pages = pages
+        # Without stream positions nothing is cached.
+        self.streams = streams
+        # event ID -> ID of the redaction in effect, "" for none.
+        self._effective: FifoCache[str, str] = FifoCache(cache_size)
+        # Redactions persisted in [_low, _high] have been seen (None: nothing read yet).
+        self._high: int | None = None
+        self._low = 0
+        # Bumped whenever cached answers are dropped: an answer read from the database while
+        # that happened may predate the redaction that dropped it, so it is not kept.
+        self._epoch = 0
 
     async def effective_redactions(self, events: Sequence[Event]) -> dict[str, Event]:
         """Map of event ID to the earliest valid redaction of it."""
-        by_id = {e.event_id: e for e in events}
-        recorded = await self.pages.redactions_of(list(by_id))
+        epoch = await self._catch_up()
+        known: dict[str, str] = {}
+        missing: list[str] = []
+        if epoch is None:
+            missing = [e.event_id for e in events]
+        else:
+            get = self._effective.get
+            for event in events:
+                cached = get(event.event_id)
+                if cached is None:
+                    missing.append(event.event_id)
+                elif cached:
+                    known[event.event_id] = cached
+        found: dict[str, Event] = {}
+        if missing:
+            by_id = {e.event_id: e for e in events}
+            found = await self._find(by_id, missing)
+            if epoch is not None and epoch == self._epoch:
+                for event_id in missing:
+                    redaction = found.get(event_id)
+                    self._effective.put(event_id, redaction.event_id if redaction else "")
+        if known:
+            loaded = await self.events.get_events(list(known.values()))
+            for event_id, redaction_id in known.items():
+                redaction = loaded.get(redaction_id)
+                if redaction is not None:
+                    found[event_id] = redaction
+        return found
+
+    async def _find(self, by_id: dict[str, Event], event_ids: list[str]) -> dict[str, Event]:
+        """The redaction in effect for each of ``event_ids``, from the recorded ones."""
+        recorded = await self.pages.redactions_of(list(dict.fromkeys(event_ids)))
         redaction_events = await self.events.get_events(
             [rid for ids in recorded.values() for rid in ids]
         )
@@ -51,6 +107,37 @@ class RedactionChecker:
                     result[target_id] = redaction
                     break
         return result
+
+    async def _catch_up(self) -> int | None:
+        """Forget the cached answers of events redacted at positions not seen yet; the epoch
+        to store new answers under, or None when nothing is cached."""
+        streams = self.streams
+        if streams is None:
+            return None
+        high, low = streams.current, streams.backfill_current
+        if self._high is None:
+            self._high, self._low = high, low
+            return self._epoch
+        seen_high, seen_low = self._high, self._low
+        if high == seen_high and low == seen_low:
+            return self._epoch
+        if high - seen_high > RESCAN_LIMIT or seen_low - low > RESCAN_LIMIT:
+            self._effective.clear()
+            self._epoch += 1
+        else:
+            targets: list[str] = []
+            if high > seen_high:
+                targets += await self.pages.redacted_between(seen_high, high)
+            if low < seen_low:
+                targets += await self.pages.redacted_between(low - 1, seen_low - 1)
+            if targets:
+                for target in targets:
+                    self._effective.pop(target)
+                self._epoch += 1
+        # Everything in [seen_low, seen_high] was seen already; so now is [low, high].
+        self._high = max(self._high, high)
+        self._low = min(self._low, low)
+        return self._epoch
 
     async def applies(self, redaction: Event, target: Event) -> bool:
         # All versions: a redaction only affects an event of the same room.

@@ -19,12 +19,17 @@ from transom.services.rooms.membership import MembershipService
 from transom.services.rooms.redaction import RedactionChecker
 from transom.services.rooms.restricted import restricted_join_content, restricted_rules
 from transom.services.rooms.visibility import can_see_event, history_visibility
+from transom.storage.caches import FifoCache
 from transom.storage.events import EventStore
 from transom.storage.pagination import PaginationStore
 from transom.storage.persist import EventPersister, StreamAllocator
 from transom.storage.profiles import ProfileStore
 from transom.storage.rooms import RoomStore
 from transom.storage.state import StateStore
+
+# Client forms kept (a few initial syncs' worth of events; each shares its content with the
+# cached event).
+CLIENT_FORM_CACHE_SIZE = 20_000
 
 
 class Directory:
@@ -100,7 +105,13 @@ class RoomService:
         # composition root.
         self.remote: Any = None
         self.pages = PaginationStore(db)
-        self.redactions = RedactionChecker(self.events, self.state, self.pages)
+        self.redactions = RedactionChecker(self.events, self.state, self.pages, self.streams)
+        # ClientEvent without ``unsigned``, and origin_server_ts: event ID -> form of the event
+        # as sent; (event ID, redaction ID) -> form of the event redacted by that redaction.
+        self._client_forms: FifoCache[str, tuple[JsonDict, int]] = FifoCache(CLIENT_FORM_CACHE_SIZE)
+        self._redacted_forms: FifoCache[tuple[str, str], tuple[JsonDict, int]] = FifoCache(
+            CLIENT_FORM_CACHE_SIZE // 10
+        )
 
     async def setup(self) -> None:
         await self.streams.setup()
@@ -263,33 +274,77 @@ class RoomService:
         ``transom.services.rooms.redaction`` for the per-version rules)."""
         events = list(events)
         redactions = await self.redactions.effective_redactions(events)
-        return [self.client_event(e, redactions.get(e.event_id)) for e in events]
+        now = self.clock.time_msec()
+        forms = self._client_forms
+        result: list[JsonDict] = []
+        for event in events:
+            redaction = redactions.get(event.event_id) if redactions else None
+            cached = forms.get(event.event_id) if redaction is None else None
+            if cached is None:
+                result.append(self.client_event(event, redaction, now=now))
+                continue
+            form, ts = cached
+            client = form.copy()
+            client["unsigned"] = {"age": now - ts if now > ts else 0}
+            result.append(client)
+        return result
 
-    def client_event(self, event: Event, redacted_by: Event | str | None = None) -> JsonDict:
-        """The client-server API's ClientEvent format."""
-        pdu = redact(event.pdu, event.room_version) if redacted_by else event.pdu
-        result: JsonDict = {
-            "content": pdu.get("content", {}),
-            "event_id": event.event_id,
-            "origin_server_ts": event.origin_server_ts,
-            "room_id": event.room_id,
-            "sender": event.sender,
-            "type": event.type,
-        }
-        if event.is_state:
-            result["state_key"] = event.state_key
-        unsigned: JsonDict = {
-            "age": max(0, self.clock.time_msec() - event.origin_server_ts),
-        }
+    def client_event(
+        self, event: Event, redacted_by: Event | str | None = None, *, now: int | None = None
+    ) -> JsonDict:
+        """The client-server API's ClientEvent format.
+
+        Everything but ``unsigned`` is built once per event and effective redaction, and
+        cached: events are immutable, and a redaction taking effect later is another key, so a
+        form cached before it is never served for the redacted event. Each call returns a
+        fresh top-level dict and a fresh ``unsigned`` (with the per-request ``age``), which
+        callers may extend. ``now``: the clock reading to compute ``age`` from (one per batch).
+        """
+        if now is None:
+            now = self.clock.time_msec()
+        if redacted_by is None:
+            cached = self._client_forms.get(event.event_id)
+            if cached is None:
+                cached = _client_form(event, None)
+                self._client_forms.put(event.event_id, cached)
+        elif isinstance(redacted_by, Event):
+            key = (event.event_id, redacted_by.event_id)
+            cached = self._redacted_forms.get(key)
+            if cached is None:
+                cached = _client_form(event, redacted_by)
+                self._redacted_forms.put(key, cached)
+        else:
+            cached = _client_form(event, redacted_by)  # only the redaction's ID: rare
+        form, ts = cached
+        result = form.copy()
+        unsigned: JsonDict = {"age": max(0, now - ts)}
         if isinstance(redacted_by, Event):
             # "Redactions": unsigned.redacted_because is the redaction event itself.
-            unsigned["redacted_because"] = self.client_event(redacted_by)
+            unsigned["redacted_because"] = self.client_event(redacted_by, now=now)
         elif redacted_by:
             unsigned["redacted_because"] = {"event_id": redacted_by}
-        if event.redacts is not None:
-            # v11+: keep the top-level copy for older clients (v11 "Moving the redacts
-            # property"); earlier versions: add the content copy for newer clients.
-            result["redacts"] = event.redacts
-            result["content"] = {**result["content"], "redacts": event.redacts}
         result["unsigned"] = unsigned
         return result
+
+
+def _client_form(event: Event, redacted_by: Event | str | None) -> tuple[JsonDict, int]:
+    """The ClientEvent fields of ``event`` except ``unsigned``, and its ``origin_server_ts``
+    (client-server API "Room Event Format"; "Redactions" for a redacted event's content)."""
+    pdu = redact(event.pdu, event.room_version) if redacted_by else event.pdu
+    ts = event.origin_server_ts
+    result: JsonDict = {
+        "content": pdu.get("content", {}),
+        "event_id": event.event_id,
+        "origin_server_ts": ts,
+        "room_id": event.room_id,
+        "sender": event.sender,
+        "type": event.type,
+    }
+    if event.is_state:
+        result["state_key"] = event.state_key
+    if event.redacts is not None:
+        # v11+: keep the top-level copy for older clients (v11 "Moving the redacts
+        # property"); earlier versions: add the content copy for newer clients.
+        result["redacts"] = event.redacts
+        result["content"] = {**result["content"], "redacts": event.redacts}
+    return result, ts
