@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from transom.core.events import Event, JsonDict, StateKey
 from transom.services.filtering import Filter
-from transom.services.rooms.visibility import can_see_event
+from transom.services.rooms.visibility import can_see_event, history_visibility
 from transom.services.sync.tokens import SyncToken
-from transom.storage.events import LruCache, StoredEvent
+from transom.storage.caches import FifoCache
+from transom.storage.events import StoredEvent
 from transom.storage.state import StateMap
 from transom.storage.sync import LIVE_AFTER
 
@@ -52,7 +53,9 @@ class Loader:
         self.rooms = rooms
         self.queries = queries
         # event ID -> state group of the state after it (immutable once written).
-        self._groups: LruCache[str, int] = LruCache(100_000)
+        self._groups: FifoCache[str, int] = FifoCache(100_000)
+        # state group -> the history visibility in force in it.
+        self._visibility: FifoCache[int, str] = FifoCache(100_000)
 
     async def state_groups(self, event_ids: Sequence[str]) -> dict[str, int]:
         """The state group after each event, from the cache or in one query."""
@@ -110,24 +113,71 @@ class Loader:
         if not events:
             return []
         groups = await self.state_groups([e.event_id for e in events])
-        keys = (("m.room.history_visibility", ""), ("m.room.member", user_id))
-        wanted: dict[str, dict[StateKey, str]] = {}
+        visibilities = await self._visibilities(set(groups.values()))
+        allowed: set[str] = set()
+        check: list[Event] = []
         for event in events:
             group = groups.get(event.event_id)
             if group is None:
                 continue
-            state = await self.rooms.state.get_group_state(group)
+            visibility = visibilities[group]
+            # "world_readable": anyone may see the event; "shared": "previous events are always
+            # accessible to newly joined members", so a user joined now sees all of them.
+            if visibility == "world_readable" or (
+                visibility == "shared" and current_membership == "join"
+            ):
+                allowed.add(event.event_id)
+            else:
+                check.append(event)
+        if check:
+            allowed.update(await self._check_visible(user_id, check, groups, current_membership))
+        return [e for e in events if e.event_id in allowed]
+
+    async def _visibilities(self, groups: set[int]) -> dict[int, str]:
+        """The history visibility in force in each state group (immutable, so cached)."""
+        found: dict[int, str] = {}
+        missing: list[int] = []
+        for group in groups:
+            visibility = self._visibility.get(group)
+            if visibility is None:
+                missing.append(group)
+            else:
+                found[group] = visibility
+        if missing:
+            key = ("m.room.history_visibility", "")
+            ids: dict[int, str] = {}
+            for group in missing:
+                event_id = (await self.rooms.state.get_group_state(group)).get(key)
+                if event_id is not None:
+                    ids[group] = event_id
+            loaded = await self.events(list(ids.values()))
+            for group in missing:
+                event = loaded.get(ids.get(group, ""))
+                visibility = history_visibility({key: event} if event is not None else {})
+                self._visibility.put(group, visibility)
+                found[group] = visibility
+        return found
+
+    async def _check_visible(
+        self,
+        user_id: str,
+        events: Sequence[Event],
+        groups: Mapping[str, int],
+        current_membership: str | None,
+    ) -> list[str]:
+        """IDs of those of ``events`` the user may see, by the whole algorithm."""
+        keys = (("m.room.history_visibility", ""), ("m.room.member", user_id))
+        wanted: dict[str, dict[StateKey, str]] = {}
+        for event in events:
+            state = await self.rooms.state.get_group_state(groups[event.event_id])
             wanted[event.event_id] = {k: state[k] for k in keys if k in state}
         ids = {i for m in wanted.values() for i in m.values()}
         loaded = await self.events(list(ids))
         result = []
         for event in events:
-            ids_at = wanted.get(event.event_id)
-            if ids_at is None:
-                continue
-            state_at = {k: loaded[v] for k, v in ids_at.items() if v in loaded}
+            state_at = {k: loaded[v] for k, v in wanted[event.event_id].items() if v in loaded}
             if can_see_event(event, state_at, user_id, current_membership):
-                result.append(event)
+                result.append(event.event_id)
         return result
 
     async def serialize_timeline(
@@ -149,31 +199,46 @@ class Loader:
         walking each timeline from its ``start_state``."""
         everything = [e for events, _ in timelines for e in events]
         serialized = await self.rooms.serialize(everything)
-        own = [e.event_id for e in everything if e.sender == request.user_id]
+        user_id = request.user_id
         txn_ids: dict[str, str] = {}
-        if own and request.device_id is not None:
-            txn_ids = await self.queries.txn_ids(request.user_id, request.device_id, own)
+        if request.device_id is not None:
+            own = [c["event_id"] for c in serialized if c["sender"] == user_id]
+            if own:
+                txn_ids = await self.queries.txn_ids(user_id, request.device_id, own)
+        # Each state event's predecessor: walk each timeline from its start state, with the
+        # changes made so far kept apart from it.
         replaced: dict[str, str] = {}
+        offset = 0
         for events, start_state in timelines:
-            running = dict(start_state) if any(e.is_state for e in events) else {}
-            for event in events:
-                if event.is_state:
-                    previous = running.get(event.state_tuple)
-                    if previous is not None and previous != event.event_id:
-                        replaced[event.event_id] = previous
-                    running[event.state_tuple] = event.event_id
+            changed: dict[StateKey, str] = {}
+            for client in serialized[offset : offset + len(events)]:
+                state_key = client.get("state_key")
+                if state_key is None:
+                    continue
+                key = (client["type"], state_key)
+                event_id = client["event_id"]
+                previous = changed.get(key) or start_state.get(key)
+                if previous is not None and previous != event_id:
+                    replaced[event_id] = previous
+                changed[key] = event_id
+            offset += len(events)
         previous_events = await self.events(list(replaced.values())) if replaced else {}
-        for event, client in zip(everything, serialized, strict=True):
-            unsigned = client.setdefault("unsigned", {})
-            if event.event_id in txn_ids:
-                unsigned["transaction_id"] = txn_ids[event.event_id]
-            prev_id = replaced.get(event.event_id)
-            if prev_id is not None:
-                unsigned["replaces_state"] = prev_id
-                prev = previous_events.get(prev_id)
-                if prev is not None:
-                    unsigned["prev_content"] = dict(prev.content)
-                    unsigned["prev_sender"] = prev.sender
+        if txn_ids or replaced:
+            for client in serialized:
+                event_id = client["event_id"]
+                txn_id = txn_ids.get(event_id)
+                prev_id = replaced.get(event_id)
+                if txn_id is None and prev_id is None:
+                    continue
+                unsigned = client["unsigned"]
+                if txn_id is not None:
+                    unsigned["transaction_id"] = txn_id
+                if prev_id is not None:
+                    unsigned["replaces_state"] = prev_id
+                    prev = previous_events.get(prev_id)
+                    if prev is not None:
+                        unsigned["prev_content"] = dict(prev.content)
+                        unsigned["prev_sender"] = prev.sender
         result: list[list[JsonDict]] = []
         offset = 0
         for events, _ in timelines:

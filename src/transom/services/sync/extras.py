@@ -22,6 +22,8 @@ class Extras:
         self.hs = hs
         # (user, device) -> room -> the typing users last sent to that device.
         self._typing_sent: LruCache[tuple[str, str | None], TypingSeen] = LruCache(50_000)
+        # Receipts service class -> whether its ``receipt_events`` takes the user.
+        self._takes_user: dict[type, bool] = {}
 
     @property
     def typing_serial(self) -> int:
@@ -64,7 +66,11 @@ class Extras:
         if receipts is None or not room_ids:
             return {}
         fn = receipts.receipt_events
-        if "user_id" in inspect.signature(fn).parameters:
+        takes_user = self._takes_user.get(type(receipts))
+        if takes_user is None:
+            takes_user = "user_id" in inspect.signature(fn).parameters
+            self._takes_user[type(receipts)] = takes_user
+        if takes_user:
             found = await fn(user_id, list(room_ids), after)
         else:
             found = await fn(list(room_ids), after)

@@ -29,6 +29,8 @@ async def build_joined(
     room_account_data: Mapping[str, Mapping[str, JsonDict]],
 ) -> dict[str, JsonDict]:
     since = request.since_stream
+    # Per-room values remembered by the sync store hold from here on (see ``summary``).
+    epoch = await loader.queries.catch_up()
     newly = await _newly_joined(loader, request, memberships)
     queries = [
         TimelineQuery(
@@ -97,7 +99,7 @@ async def build_joined(
                 "notification_count": notifications,
                 "highlight_count": highlights,
             },
-            "summary": await room_summary(loader, request.user_id, room_id),
+            "summary": await room_summary(loader, request.user_id, room_id, epoch),
         }
     return result
 

@@ -32,7 +32,7 @@ class SyncService:
         self.hs = hs
         self.rooms = hs.rooms
         self.notifier = Notifier()
-        self.loader = Loader(hs.rooms, SyncQueries(hs.store.db))
+        self.loader = Loader(hs.rooms, SyncQueries(hs.store.db, hs.rooms.streams))
         self.extras = Extras(hs)
         # (user, device) -> room -> member user -> member event ID the device holds.
         self._lazy: LruCache[tuple[str, str | None], dict[str, dict[str, str]]] = LruCache(10_000)

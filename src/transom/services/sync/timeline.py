@@ -64,7 +64,9 @@ async def load_timelines(
         )
     stored = await loader.stored([eid for rows in ids.values() for _, eid in rows])
     filtering = _filters_events(tl_filter)
-    result: dict[str, Timeline] = {}
+    # First every room's newest events, then history visibility for all rooms at once.
+    chosen: list[tuple[TimelineQuery, Timeline, list[Event], dict[str, int]]] = []
+    to_check: dict[str | None, list[Event]] = {}
     for q in queries:
         rows = ids.get(q.room_id, [])
         hidden = False
@@ -74,17 +76,33 @@ async def load_timelines(
         raw = [stored[eid] for _, eid in rows if eid in stored]
         timeline = Timeline(last_event_id=raw[0].event.event_id if raw else None)
         events = [s.event for s in raw]
-        limited = len(events) > limit or hidden
+        timeline.limited = len(events) > limit or hidden
         if filtering and len(raw) > limit:
-            events, limited = await _page_filtered(loader, q, tl_filter, limit)
+            events, timeline.limited = await _page_filtered(loader, q, tl_filter, limit)
         if filtering:
             events = [e for e in events if tl_filter.matches(e)]
         events = events[:limit]
         orderings = {s.event.event_id: s.stream_ordering for s in raw}
-        events = await _visible(loader, request, q, events, orderings)
+        if q.visible_after is None:
+            check = events
+        else:
+            bound = q.visible_after
+            check = [e for e in events if orderings.get(e.event_id, -1) < bound]
+        if check:
+            to_check.setdefault(q.current_membership, []).extend(check)
+        chosen.append((q, timeline, events, orderings))
+    checked: set[str] = set()
+    allowed: set[str] = set()
+    for membership, check in to_check.items():
+        checked.update(e.event_id for e in check)
+        visible = await loader.visible(request.user_id, check, membership)
+        allowed.update(e.event_id for e in visible)
+    result: dict[str, Timeline] = {}
+    for q, timeline, events, orderings in chosen:
+        if checked:
+            events = [e for e in events if e.event_id not in checked or e.event_id in allowed]
         events.reverse()
         timeline.events = events
-        timeline.limited = limited
         if events:
             first = events[0]
             ordering = orderings.get(first.event_id)
@@ -124,24 +142,3 @@ async def _page_filtered(
             return matched, len(matched) > limit
         before = rows[-1][0] - 1
     return matched, True
-
-
-async def _visible(
-    loader: Loader,
-    request: SyncRequest,
-    q: TimelineQuery,
-    events: list[Event],
-    orderings: dict[str, int],
-) -> list[Event]:
-    if q.visible_after is None:
-        check = events
-    else:
-        bound = q.visible_after
-        check = [e for e in events if orderings.get(e.event_id, -1) < bound]
-    if not check:
-        return events
-    allowed = {
-        e.event_id for e in await loader.visible(request.user_id, check, q.current_membership)
-    }
-    checked = {e.event_id for e in check}
-    return [e for e in events if e.event_id not in checked or e.event_id in allowed]
