@@ -14,6 +14,7 @@ from typing import Any
 from transom.core.errors import MatrixProtocolError
 from transom.storage.account_data import AccountDataStore
 from transom.storage.database import Connection
+from transom.storage.events import LruCache
 from transom.storage.persist import StreamAllocator
 
 JsonDict = dict[str, Any]
@@ -38,6 +39,8 @@ class AccountDataService:
         # Global types with a value even before the user wrote one (e.g. m.push_rules): served
         # by ``get`` and by ``changes`` from the start of the stream.
         self.defaults: dict[str, Callable[[str], JsonDict]] = {}
+        # (type, user ID) -> the default ``changes`` served (callers must not modify it).
+        self._served_defaults: LruCache[tuple[str, str], JsonDict] = LruCache(1_000)
 
     async def get(
         self, user_id: str, data_type: str, room_id: str | None = None
@@ -73,10 +76,16 @@ class AccountDataService:
     ) -> tuple[dict[str, JsonDict], dict[str, dict[str, JsonDict]]]:
         """What changed after ``after_stream``: (global type -> content, room -> type -> content).
 
-        From the start of the stream (``after_stream`` 0) server defaults are included."""
+        From the start of the stream (``after_stream`` 0) server defaults are included; those
+        are shared between calls, so callers must not modify the contents."""
         global_data, rooms = await self.store.changes(user_id, after_stream)
         if after_stream <= 0:
             for data_type, default in self.defaults.items():
                 if data_type not in global_data:
-                    global_data[data_type] = default(user_id)
+                    # Built once per user and shared by every initial sync (read-only).
+                    content = self._served_defaults.get((data_type, user_id))
+                    if content is None:
+                        content = default(user_id)
+                        self._served_defaults.put((data_type, user_id), content)
+                    global_data[data_type] = content
         return global_data, rooms
