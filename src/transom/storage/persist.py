@@ -19,7 +19,6 @@ to those of its last entry that names them.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -288,8 +287,17 @@ class EventPersister:
         if entry.new_extremities is not None:
             rows.extremities[room_id] = entry.new_extremities
         if accepted and entry.push_actions:
+            # Computed before the event had a position: they take it now.
             rows.push_actions.extend(
-                dataclasses.replace(a, stream_ordering=position) for a in entry.push_actions
+                PushAction(
+                    user_id=a.user_id,
+                    room_id=a.room_id,
+                    event_id=a.event_id,
+                    stream_ordering=position,
+                    thread_id=a.thread_id,
+                    highlight=a.highlight,
+                )
+                for a in entry.push_actions
             )
         return StoredEvent(event, position, entry.rejected_reason, entry.outlier)
 

@@ -47,6 +47,10 @@ MAX_PREV_EVENTS = 10
 MAX_DEPTH = 2**63 - 1
 # The most queued events of one room persisted in one transaction (bounds a sender's wait).
 MAX_BATCH = 50
+# Event loop passes the worker lets go by before taking a batch, so requests that have already
+# arrived reach the queue and share the commit (a zero-time commit delay; with SQLite, whose
+# calls never suspend, the worker would otherwise take only what queued during the last batch).
+GATHER_PASSES = 3
 
 TxnKey = tuple[str, str, str]
 
@@ -175,6 +179,10 @@ class EventCreator:
         try:
             while queue:
                 async with self.locks.lock(room_id):
+                    for _ in range(GATHER_PASSES):
+                        if len(queue) >= MAX_BATCH:
+                            break
+                        await asyncio.sleep(0)
                     batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
                     try:
                         results, events = await self._write_batch(room_id, batch)
@@ -182,15 +190,17 @@ class EventCreator:
                         for item in batch:
                             _fail(item.future, exc)
                         raise
-                if events:
-                    await self.notify_listeners(events)
-                for item, result in zip(batch, results, strict=True):
-                    if item.future.done():
-                        continue
-                    if isinstance(result, BaseException):
-                        item.future.set_exception(result)
-                    else:
-                        item.future.set_result(result)
+                try:
+                    if events:
+                        await self.notify_listeners(events)
+                finally:
+                    for item, result in zip(batch, results, strict=True):
+                        if item.future.done():
+                            continue
+                        if isinstance(result, Event):
+                            item.future.set_result(result)
+                        else:
+                            item.future.set_exception(result)
         finally:
             del self._workers[room_id]
             del self._queues[room_id]
@@ -212,6 +222,30 @@ class EventCreator:
         results: list[Event | Exception] = []
         entries: list[PersistEntry] = []
         with_actions: list[Event] = []
+        try:
+            await self._build_batch(context, batch, results, entries, with_actions)
+            if entries:
+                await self.persister.persist(entries)
+        except Exception as exc:
+            # Only the persist raises here: every event of the batch fails with it.
+            self._forget_actions(with_actions)
+            return [exc if isinstance(r, Event) else r for r in results], []
+        except BaseException:
+            self._forget_actions(with_actions)
+            raise
+        return results, [entry.event for entry in entries]
+
+    async def _build_batch(
+        self,
+        context: RoomContext,
+        batch: list[_Queued],
+        results: list[Event | Exception],
+        entries: list[PersistEntry],
+        with_actions: list[Event],
+    ) -> None:
+        """Build and authorise each draft on ``context`` in turn, appending its event or error
+        to ``results``, its entry to ``entries`` and, when push actions were evaluated for it,
+        its event to ``with_actions``."""
         state_after: StateMap = dict(context.state)
         state_changed = False
         for item in batch:
@@ -243,26 +277,12 @@ class EventCreator:
                 )
             )
             results.append(event)
-        if not entries:
-            return results, []
-        try:
-            await self.persister.persist(entries)
-        except Exception as exc:
-            return self._unpersisted(results, with_actions, exc), []
-        except BaseException as exc:
-            self._unpersisted(results, with_actions, exc)
-            raise
-        return results, [entry.event for entry in entries]
 
-    def _unpersisted(
-        self, results: list[Event | Exception], with_actions: list[Event], exc: BaseException
-    ) -> list[Event | Exception]:
-        """The persist of a batch failed: every event of it fails with ``exc``."""
+    def _forget_actions(self, events: list[Event]) -> None:
+        """Push actions were evaluated for ``events``, which were not stored after all."""
         if self.push is not None:
-            for event in with_actions:
+            for event in events:
                 self.push.forget_unpersisted(event)
-        error = exc if isinstance(exc, Exception) else RuntimeError("event not persisted")
-        return [error if isinstance(r, Event) else r for r in results]
 
     async def _txn_event(self, txn: TxnKey) -> Event | None:
         event_id = await self.events.get_txn_event(*txn)
@@ -340,6 +360,9 @@ class EventCreator:
         return f"${secrets.token_urlsafe(18)}:{self.server_name}"
 
     async def notify_listeners(self, events: Sequence[Event]) -> None:
+        """Tell the listeners of new events. For sends this runs in the room's worker, before
+        the batch's senders are answered: a listener must not wait for a send into the same
+        room (it would wait for itself)."""
         for listener in self.listeners:
             try:
                 await listener(events)
