@@ -200,11 +200,13 @@ class EventPersister:
             # Load base groups before the transaction: only its connection may be used inside.
             if entry.base_group is not None and entry.base_group not in group_cache:
                 group_cache[entry.base_group] = await self.state.get_group_state(entry.base_group)
-        rows = _BatchRows()
 
-        async def write(conn: Connection, positions: list[int]) -> list[StoredEvent]:
+        async def write(
+            conn: Connection, positions: list[int]
+        ) -> tuple[list[StoredEvent], _BatchRows]:
             # State group IDs are taken here, under the stream lock, so concurrent persists never
             # share one. A rolled-back write leaves a gap, which is harmless.
+            rows = _BatchRows()
             placed = list(zip(entries, positions, strict=True))
             inserted = [(e, p) for e, p in placed if not e.replaces_outlier]
             if inserted:
@@ -217,10 +219,10 @@ class EventPersister:
                     )
                 )
             await _write_rows(conn, rows)
-            return stored
+            return stored, rows
 
         allocate = self.streams.write_backwards if backfilled else self.streams.write
-        stored, _ = await allocate(len(entries), write)
+        (stored, rows), _ = await allocate(len(entries), write)
         for room_id, state in current_by_room.items():
             self.state.set_cached_current_state(room_id, state)
         for item in stored:
