@@ -207,10 +207,12 @@ async def _room_state(
         target = {k: v for k, v in target.items() if v not in in_timeline}
     if request.filter.lazy_load_members:
         target = _lazy_members(request, room_id, target, start, timeline, full, gap_members)
+    if not target:
+        return []
     events = await loader.events(list(target.values()))
     state_filter = request.filter.room.state
     chosen = sorted((events[v] for v in target.values() if v in events), key=_state_order)
-    if state_filter == _NO_FILTER:
+    if state_filter is _NO_FILTER or state_filter == _NO_FILTER:
         return chosen
     return [e for e in chosen if state_filter.matches(e)]
 

@@ -32,7 +32,7 @@ class Timeline:
     last_event_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TimelineQuery:
     room_id: str
     after: int | None  # exclusive lower bound; None for "from the start of the room"
