@@ -55,6 +55,20 @@ async def test_statements_outside_a_transaction_send_nothing_else(pg: PostgresDa
     ]
 
 
+async def test_executemany_is_one_atomic_pipeline(pg: PostgresDatabase) -> None:
+    queries = await _logged(pg)
+    await pg.executemany("INSERT INTO kv (k, v) VALUES ($1, $2)", [("a", 1), ("b", 2)])
+    assert queries == ["INSERT INTO kv (k, v) VALUES ($1, $2)"]  # no BEGIN, no COMMIT
+    with pytest.raises(IntegrityError):
+        await pg.executemany(
+            "INSERT INTO kv (k, v) VALUES ($1, $2)", [("c", 3), ("a", 4), ("d", 5)]
+        )
+    rows = await pg.fetch("SELECT k, v FROM kv ORDER BY k")
+    assert [(r["k"], r["v"]) for r in rows] == [("a", 1), ("b", 2)]
+    async with pg._pool.acquire() as raw:
+        assert not raw.is_in_transaction()
+
+
 async def test_failed_transaction_leaves_a_usable_connection(pg: PostgresDatabase) -> None:
     await pg.execute("INSERT INTO kv (k, v) VALUES ($1, $2)", "a", 1)
     with pytest.raises(IntegrityError):

@@ -144,8 +144,11 @@ class PostgresDatabase:
             await _PostgresConnection(conn).execute(sql, *args)
 
     async def executemany(self, sql: str, args_seq: Iterable[Sequence[Any]]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(sql, args_seq)
+        # Atomic without BEGIN/COMMIT round trips: asyncpg (0.22+) sends every row's Bind and
+        # Execute before one Sync, which PostgreSQL runs as one implicit transaction.
+        self._guard.check()
+        async with self._pool.acquire() as conn:
+            await _PostgresConnection(conn).executemany(sql, args_seq)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         self._guard.check()
