@@ -235,3 +235,22 @@ async def test_group_state_reads_one_query_per_group(hs: HomeServer, counting: C
     }
     # An unknown group is empty state, as before.
     assert await fresh.get_group_state(-1) == {}
+
+
+async def test_cached_maps_are_not_handed_out(hs: HomeServer, counting: Counting) -> None:
+    """Callers get copies (or single entries) of the cached state and members."""
+    room_id = await make_room(hs)
+    state = hs.rooms.state
+    members = await state.get_members(room_id)
+    members[BOB] = "join"
+    assert await state.get_members(room_id) == {ALICE: "join"}
+    assert await state.get_joined_hosts(room_id) == {SERVER}
+    current = await state.get_current_state_ids(room_id)
+    current.pop(("m.room.create", ""))
+    assert await state.get_current_state_event_id(room_id, "m.room.create") is not None
+    await send(hs, room_id, ALICE, "m.room.topic", content={"topic": "new"}, state_key="")
+    topic_id = await state.get_current_state_event_id(room_id, "m.room.topic")
+    topic = await hs.rooms.events.get_event(topic_id or "")
+    assert topic is not None and topic.content == {"topic": "new"}
+    state.forget_current_state(room_id)
+    assert await state.get_current_state_event_id(room_id, "m.room.topic") == topic_id

@@ -154,13 +154,21 @@ class StateStore:
     async def get_current_state_event_id(
         self, room_id: str, event_type: str, state_key: str = ""
     ) -> str | None:
-        return (await self.get_current_state_ids(room_id)).get((event_type, state_key))
+        # Read from the cached map itself: no copy of the whole state for one entry.
+        state = self._current.get(room_id)
+        if state is None:
+            state = await self.get_current_state_ids(room_id)
+        return state.get((event_type, state_key))
 
     async def get_members(self, room_id: str) -> dict[str, str]:
         """user ID -> membership, from the room's current state (a copy)."""
+        return dict(await self._members_of(room_id))
+
+    async def _members_of(self, room_id: str) -> Mapping[str, str]:
+        """The members (the cached map itself when there is one: not to be changed)."""
         cached = self._members.get(room_id)
         if cached is not None:
-            return dict(cached)
+            return cached
         generation = self._members_generation
         rows = await self.db.fetch(
             "SELECT state_key, membership FROM current_state"
@@ -169,11 +177,11 @@ class StateStore:
         )
         members = {row["state_key"]: row["membership"] for row in rows}
         if generation == self._members_generation:
-            self._members.put(room_id, dict(members))
+            self._members.put(room_id, members)
         return members
 
     async def get_joined_hosts(self, room_id: str) -> set[str]:
-        members = await self.get_members(room_id)
+        members = await self._members_of(room_id)
         return {user_id.split(":", 1)[1] for user_id, m in members.items() if m == "join"}
 
     # Local memberships ------------------------------------------------------------------------
