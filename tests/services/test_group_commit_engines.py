@@ -17,9 +17,10 @@ import pytest
 
 from transom.app import HomeServer
 from transom.core.events import Event
-from transom.services.errors import Forbidden
+from transom.services.errors import BadJson, Forbidden
 from transom.services.rooms.creation import parse_create_room
 from transom.services.rooms.events import MAX_BATCH, EventDraft
+from transom.storage.persist import PersistEntry
 
 SERVER = "batch.test"
 ALICE, BOB, CAROL, MALLORY = (f"@{n}:{SERVER}" for n in ("alice", "bob", "carol", "mallory"))
@@ -142,12 +143,16 @@ async def test_refused_draft_fails_only_its_sender(hs: HomeServer) -> None:
             hs.rooms.creator.send(room, message(BOB, "second")),
             # Bob has power level 0; changing the name needs 50.
             hs.rooms.creator.send(room, EventDraft(BOB, "m.room.name", {"name": "x"}, "")),
+            # Refused before it is built: event types are stored as text, which cannot hold
+            # U+0000 on PostgreSQL.
+            hs.rooms.creator.send(room, EventDraft(ALICE, "m.room\x00message", {"body": "x"})),
             hs.rooms.creator.send(room, message(ALICE, "third")),
         ],
     )
-    first, intruder, second, rename, third = results
+    first, intruder, second, rename, nul, third = results
     assert isinstance(intruder, Forbidden)
     assert isinstance(rename, Forbidden)
+    assert isinstance(nul, BadJson)
     assert [first.content["body"], second.content["body"], third.content["body"]] == [
         "first",
         "second",
@@ -272,3 +277,34 @@ async def test_state_and_messages_in_one_batch(hs: HomeServer) -> None:
     # Carol is notified of the message sent after her join in the same batch, not the one before.
     assert await hs.push.unread_counts(CAROL, room) == (1, 0)
     assert await hs.push.unread_counts(BOB, room) == (3, 0)
+
+
+async def test_batch_waits_for_another_writer_holding_the_lock(hs: HomeServer) -> None:
+    """A writer holding the room's lock (as federation and room creation do) persists first;
+    the batch queued meanwhile builds on its event."""
+    room = await make_room(hs, BOB)
+    creator = hs.rooms.creator
+    async with hs.rooms.locks.lock(room):
+        tasks = [asyncio.ensure_future(creator.send(room, message(BOB, f"m{i}"))) for i in (1, 2)]
+        for _ in range(500):
+            if creator.queued(room) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert creator.queued(room) == 2
+        context = await creator.load_context(room)
+        other = await creator.build_and_authorise(context, message(ALICE, "under the lock"))
+        state = await hs.rooms.state.get_current_state_ids(room)
+        await creator.persister.persist(
+            [
+                PersistEntry(
+                    event=other,
+                    state_after=state,
+                    base_group=context.base_group,
+                    new_extremities=[other.event_id],
+                )
+            ]
+        )
+    first, second = await asyncio.gather(*tasks)
+    assert first.prev_event_ids == [other.event_id]
+    assert second.prev_event_ids == [first.event_id]
+    await assert_chain(hs, room)
