@@ -18,7 +18,8 @@ reference), computed with less work:
   (``.m.rule.is_user_mention``'s user ID, ``.m.rule.invite_for_me``'s ``state_key``) has content
   of its own per user, hence is computed per user; ``contains_display_name`` and MSC4506
   ``recipient_permission`` read the recipient and are computed on every call, as is the sender
-  exclusion. Property values are looked up once per event and path.
+  exclusion. A rule whose conditions are all memoised is memoised as a whole, so most rules cost
+  one lookup per recipient; property values are looked up once per event and path.
 
 The event and the cached rulesets are read-only JSON (``dict``/``list``/``str``...): objects are
 checked with a ``dict`` fast path before the general ``Mapping`` test.
@@ -45,13 +46,40 @@ from .paths import MISSING, split_path
 
 # A condition test: (event evaluation, recipient's display name, recipient's power level) -> bool.
 Test = Callable[["EventEvaluator", "str | None", "int | float"], bool]
-# (memo key, test): the key names the condition's content for conditions that depend only on the
-# event and the room; None for those computed on every call.
-CompiledCondition = tuple["tuple[Any, ...] | None", Test]
+# Names a condition's (or a rule's conditions') content in the per-event memo; see ``_memo_key``.
+MemoKey = str | tuple[Any, ...]
+# (memo key, test): the key is None for conditions computed on every call.
+CompiledCondition = tuple["MemoKey | None", Test]
 
 _BODY: Final = ("content", "body")
 _UNSET: Final = object()
 _EMPTY: Final[Mapping[str, int]] = MappingProxyType({})
+
+
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
+# Never inside a repr (control characters are escaped there): joins the keys of a rule's conditions.
+_SEPARATOR: Final = "\x1f"
+
+
+def _memo_key(*parts: Any) -> MemoKey:
+    """A memo key for a condition's content. When every part is exactly a str, int, bool or None
+    the key is their repr - a string, hashed once, whose repr tells ``True``, ``1`` and ``"1"``
+    apart (they are equal as dict keys, not for `event_property_is`); otherwise a tuple that
+    carries the types."""
+    if all(type(part) in _PLAIN for part in parts):
+        return repr(parts)
+    return tuple((type(part), part) for part in parts)
+
+
+def _rule_key(conditions: list[CompiledCondition]) -> MemoKey | None:
+    """A memo key for "all these conditions hold", if every one of them is memoised."""
+    keys = [key for key, _ in conditions]
+    if not keys or not all(isinstance(key, str) for key in keys):
+        return None
+    if len(keys) == 1:
+        # One condition: the rule holds exactly when it does, so they share the entry.
+        return keys[0]
+    return _SEPARATOR.join(key for key in keys if isinstance(key, str))
 
 
 def _is_object(value: Any) -> bool:
@@ -76,6 +104,8 @@ class CompiledRule:
     kind: str
     rule: Mapping[str, Any]
     conditions: tuple[CompiledCondition, ...]
+    # Set when every condition is memoised: the rule's own result is then memoised too.
+    memo_key: MemoKey | None
     # v1.7: the body-mention rules "should only be enabled if the event does not have an
     # m.mentions property".
     needs_no_mentions: bool
@@ -86,9 +116,11 @@ class CompiledRule:
 
 @dataclass(frozen=True, slots=True)
 class CompiledRuleset:
-    """A user's rules in evaluation order (override, content, room, sender, underride)."""
+    """A user's rules in evaluation order (override, content, room, sender, underride);
+    ``mentioned`` are those that apply to an event with an ``m.mentions`` property."""
 
     rules: tuple[CompiledRule, ...]
+    mentioned: tuple[CompiledRule, ...]
 
 
 # Conditions -----------------------------------------------------------------------------------
@@ -178,13 +210,12 @@ def _compile_condition(cond: Any) -> CompiledCondition | None:
             # "As a special case, if key is content.body, then pattern must instead match any
             # substring of the value of the property which starts and ends at a word boundary."
             test = _event_match(names, pattern, key == "content.body")
-            return (kind, key, pattern), test
+            return _memo_key(kind, key, pattern), test
         if "value" not in cond or not is_simple_value(cond["value"]):
             # A compound (or out of range) value is never equal to anything "without casting".
             return None
         expected = cond["value"]
-        # The type is part of the key: True == 1 for dict keys, not for these conditions.
-        memo_key = (kind, key, type(expected), expected)
+        memo_key = _memo_key(kind, key, expected)
         if kind == "event_property_is":
             return memo_key, _property_is(names, expected)
         return memo_key, _property_contains(names, expected)
@@ -194,12 +225,12 @@ def _compile_condition(cond: Any) -> CompiledCondition | None:
         parsed = parse_member_count(cond.get("is"))
         if parsed is None:
             return None
-        return (kind, cond["is"]), _member_count(*parsed)
+        return _memo_key(kind, cond["is"]), _member_count(*parsed)
     if kind == "sender_notification_permission":
         key = cond.get("key")
         if not isinstance(key, str):
             return None
-        return (kind, key), _sender_permission(key)
+        return _memo_key(kind, key), _sender_permission(key)
     if kind == RECIPIENT_PERMISSION:
         action = cond.get("key")
         if not isinstance(action, str) or action not in DEFAULT_ACTION_LEVELS:
@@ -247,7 +278,7 @@ def _compile_rule(kind: str, rule: Any) -> CompiledRule | None:
         if not isinstance(pattern, str):
             return None
         test = _event_match(_BODY, pattern, True)
-        conditions.append((("event_match", "content.body", pattern), test))
+        conditions.append((_memo_key("event_match", "content.body", pattern), test))
     elif kind == "room":
         # "The rule_id of a room rule is always the ID of the room that it affects."
         if not isinstance(rule_id, str):
@@ -267,6 +298,7 @@ def _compile_rule(kind: str, rule: Any) -> CompiledRule | None:
         kind=kind,
         rule=rule,
         conditions=tuple(conditions),
+        memo_key=_rule_key(conditions),
         needs_no_mentions=isinstance(rule_id, str)
         and rule_id in LEGACY_MENTION_RULE_IDS
         and bool(rule.get("default")),
@@ -286,7 +318,9 @@ def compile_ruleset(ruleset: Mapping[str, Any]) -> CompiledRuleset:
             found = _compile_rule(kind, rule)
             if found is not None:
                 compiled.append(found)
-    return CompiledRuleset(tuple(compiled))
+    # v1.7: the legacy body-mention rules are skipped for events with m.mentions.
+    mentioned = tuple(rule for rule in compiled if not rule.needs_no_mentions)
+    return CompiledRuleset(tuple(compiled), mentioned)
 
 
 # Evaluation -----------------------------------------------------------------------------------
@@ -329,7 +363,7 @@ class EventEvaluator:
         self.room_id: object = event.get("room_id")
         content = event.get("content")
         self.has_mentions = isinstance(content, (dict, Mapping)) and "m.mentions" in content
-        self._memo: dict[tuple[Any, ...], bool] = {}
+        self._memo: dict[MemoKey, bool] = {}
         self._values: dict[tuple[str, ...], Any] = {}
 
     @classmethod
@@ -364,23 +398,38 @@ class EventEvaluator:
             # themselves."
             return None
         memo = self._memo
-        has_mentions = self.has_mentions
-        for rule in rules.rules:
-            if has_mentions and rule.needs_no_mentions:
+        for rule in rules.mentioned if self.has_mentions else rules.rules:
+            key = rule.memo_key
+            if key is None:
+                if self._holds(rule.conditions, display_name, power_level):
+                    return rule
                 continue
-            for key, test in rule.conditions:
-                if key is None:
-                    if not test(self, display_name, power_level):
-                        break
-                    continue
-                ok = memo.get(key)
-                if ok is None:
-                    ok = memo[key] = test(self, display_name, power_level)
-                if not ok:
-                    break
-            else:
+            ok = memo.get(key)
+            if ok is None:
+                ok = memo[key] = self._holds(rule.conditions, display_name, power_level)
+            if ok:
                 return rule
         return None
+
+    def _holds(
+        self,
+        conditions: tuple[CompiledCondition, ...],
+        display_name: str | None,
+        power_level: int | float,
+    ) -> bool:
+        """Whether every condition holds ("A rule with no conditions always matches")."""
+        memo = self._memo
+        for key, test in conditions:
+            if key is None:
+                if not test(self, display_name, power_level):
+                    return False
+                continue
+            ok = memo.get(key)
+            if ok is None:
+                ok = memo[key] = test(self, display_name, power_level)
+            if not ok:
+                return False
+        return True
 
     def evaluate(
         self,
