@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from transom.storage.database import Connection, Database
 from transom.storage.events import placeholders
@@ -33,9 +33,8 @@ class UserPushRules:
     actions: dict[RuleKey, list[Any]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class PushAction:
-    """A notifying event for one recipient."""
+class PushAction(NamedTuple):
+    """A notifying event for one recipient (a tuple: one is made per recipient of every event)."""
 
     user_id: str
     room_id: str
