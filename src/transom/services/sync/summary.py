@@ -7,7 +7,9 @@ should consist of the banned and left users". Room versions: all.
 
 What does not depend on the syncing user (the counts, and the first members of each kind) is
 derived once per current state and remembered until the room's next event
-(``SyncQueries.memo``).
+(``SyncQueries.memo``): the current state only changes when the persister writes an event of
+the room, and it updates the cached current state in the same step as the stream position, so
+the next ``catch_up`` drops the entry.
 """
 
 from __future__ import annotations
