@@ -145,6 +145,8 @@ class _BatchRows:
     push_actions: list[PushAction] = field(default_factory=list)
     # Chain lengths of the state groups written by this batch.
     chain_lengths: dict[int, int] = field(default_factory=dict)
+    # The state map each room's current state was last brought to (compared by identity).
+    applied: dict[str, StateMap] = field(default_factory=dict)
 
 
 _INSERT_EVENT = (
@@ -274,14 +276,13 @@ class EventPersister:
         accepted = entry.rejected_reason is None and not entry.outlier
         if accepted and entry.update_current_state and entry.state_after is not None:
             new_current = entry.new_current_state
-            await self._update_current_state(
-                conn,
-                room_id,
-                current_by_room[room_id],
-                new_current if new_current is not None else entry.state_after,
-                position,
-                batch,
-            )
+            new_state = new_current if new_current is not None else entry.state_after
+            # Entries of a batch that change no state share one map: applied once is enough.
+            if rows.applied.get(room_id) is not new_state:
+                await self._update_current_state(
+                    conn, room_id, current_by_room[room_id], new_state, position, batch
+                )
+                rows.applied[room_id] = new_state
         if accepted and event.type == "m.room.redaction" and event.redacts:
             rows.redactions.append((event.event_id, event.redacts))
         if entry.txn is not None:
@@ -314,6 +315,8 @@ class EventPersister:
         base_group = entry.base_group
         if entry.base_entry is not None:
             base_group = entry.base_entry.state_group
+            if entry.base_entry.state_after is entry.state_after and base_group is not None:
+                return base_group  # the very same state map as the entry before
         base_state: StateMap | None = None
         chain_length = 0
         if base_group is not None:
