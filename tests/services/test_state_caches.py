@@ -205,7 +205,7 @@ async def test_members_read_racing_a_join_is_not_kept(hs: HomeServer, counting: 
     assert await assert_members_exact(hs, room_id) == {ALICE: "join", BOB: "join"}
 
 
-async def test_group_state_reads_one_query_per_group(hs: HomeServer, counting: Counting) -> None:
+async def test_group_state_reads_at_most_two_queries(hs: HomeServer, counting: Counting) -> None:
     room_id = await make_room(hs)
     for topic in ("a", "b", "c"):
         await send(hs, room_id, ALICE, "m.room.topic", content={"topic": topic}, state_key="")
@@ -221,10 +221,16 @@ async def test_group_state_reads_one_query_per_group(hs: HomeServer, counting: C
             "SELECT prev_group FROM state_groups WHERE id = $1", link
         )
     assert len(chain) >= 4  # deltas on deltas, down to the create event's snapshot
+    # Nothing cached: the group itself, then the rest of its chain in one recursive query.
+    counting.queries.clear()
+    assert await fresh.get_group_state(chain[1]) == await StateStore(
+        counting.inner
+    ).get_group_state(chain[1])
+    assert len(counting.queries) == 2
+    # Its prev_group is cached now: one query for the newest group.
     counting.queries.clear()
     assert await fresh.get_group_state(group) == current
-    assert len(counting.queries) == len(chain)
-    # Every group of the chain is now cached: the state before the last topic needs no query.
+    assert len(counting.queries) == 1
     counting.queries.clear()
     before = await fresh.get_group_state(chain[1])
     assert counting.queries == []
@@ -233,6 +239,18 @@ async def test_group_state_reads_one_query_per_group(hs: HomeServer, counting: C
     assert {k: v for k, v in before.items() if k[0] != "m.room.topic"} == {
         k: v for k, v in current.items() if k[0] != "m.room.topic"
     }
+    # Every group of the chain was cached on the way, down to the snapshot.
+    for member in chain[2:]:
+        assert await fresh.get_group_state(member) == await StateStore(
+            counting.inner
+        ).get_group_state(member)
+    assert len(counting.queries) == 0
+    # A cold walk that meets a cached group stops there and stays exact.
+    other = StateStore(counting)
+    assert await other.get_group_state(chain[-2]) is not None
+    counting.queries.clear()
+    assert await other.get_group_state(group) == current
+    assert len(counting.queries) == 2
     # An unknown group is empty state, as before.
     assert await fresh.get_group_state(-1) == {}
 

@@ -76,29 +76,52 @@ class StateStore:
         cached = self._groups.get(group)
         if cached is not None:
             return dict(cached)
-        # Walk prev_group links back to a cached group or a snapshot, reading each group's link
-        # and delta together: one query per group not cached.
-        chain: list[tuple[int, list[Any]]] = []
-        current: int | None = group
+        # The group's link and delta in one query; usually its prev_group is cached (the state
+        # before the last event of the room was read when that event was persisted).
+        rows = await self.db.fetch(
+            "SELECT g.prev_group, e.type, e.state_key, e.event_id FROM state_groups AS g"
+            " LEFT JOIN state_group_entries AS e ON e.state_group = g.id WHERE g.id = $1",
+            group,
+        )
+        chain: list[tuple[int, list[Any]]] = [(group, rows)]
         base: StateMap = {}
-        while current is not None:
-            hit = self._groups.get(current)
+        prev: int | None = rows[0]["prev_group"] if rows else None
+        if prev is not None:
+            hit = self._groups.get(prev)
             if hit is not None:
                 base = dict(hit)
-                break
-            rows = await self.db.fetch(
-                "SELECT g.prev_group, e.type, e.state_key, e.event_id FROM state_groups AS g"
-                " LEFT JOIN state_group_entries AS e ON e.state_group = g.id WHERE g.id = $1",
-                current,
-            )
-            chain.append((current, rows))
-            current = rows[0]["prev_group"] if rows else None
-        for member, rows in reversed(chain):
-            for row in rows:
+            else:
+                base = await self._walk_chain(prev, chain)
+        for member, member_rows in reversed(chain):
+            for row in member_rows:
                 if row["type"] is not None:
                     base[(row["type"], row["state_key"])] = row["event_id"]
             self._groups.put(member, dict(base))
         return dict(base)
+
+    async def _walk_chain(self, start: int, chain: list[tuple[int, list[Any]]]) -> StateMap:
+        """Append the groups from ``start`` back to the first cached one (or the snapshot) to
+        ``chain`` with their deltas, read in one recursive query; returns the cached state
+        the walk stopped at ({} at a snapshot)."""
+        rows = await self.db.fetch(
+            "WITH RECURSIVE chain(id, prev_group, depth) AS ("
+            " SELECT id, prev_group, 0 FROM state_groups WHERE id = $1"
+            " UNION ALL SELECT g.id, g.prev_group, c.depth + 1 FROM state_groups AS g"
+            " JOIN chain AS c ON g.id = c.prev_group)"
+            " SELECT c.id, c.depth, e.type, e.state_key, e.event_id FROM chain AS c"
+            " LEFT JOIN state_group_entries AS e ON e.state_group = c.id",
+            start,
+        )
+        by_depth: dict[int, tuple[int, list[Any]]] = {}
+        for row in rows:
+            by_depth.setdefault(int(row["depth"]), (int(row["id"]), []))[1].append(row)
+        for depth in sorted(by_depth):
+            member, member_rows = by_depth[depth]
+            hit = self._groups.get(member)
+            if hit is not None:
+                return dict(hit)
+            chain.append((member, member_rows))
+        return {}
 
     async def get_state_after(self, event_id: str) -> StateMap | None:
         group = await self.get_state_group(event_id)
