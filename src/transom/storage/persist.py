@@ -8,7 +8,12 @@ means "everything up to N is visible" with nothing committed later below it.
 Backfilled history (server-server API "Backfilling and retrieving missing events") takes
 NEGATIVE positions, allocated downwards under the same lock: it is older than anything a client
 has seen, so it sorts before all of it and an incremental sync (``stream_ordering > since``, with
-``since >= 0``) never returns it; only ``/messages`` pagination does.
+``since >= 0``) never returns it; an initial sync's timeline and ``/messages`` pagination do.
+
+Readers rely on three properties (the sync store's caches check freshness by stream position):
+positions are committed in order; redactions and transaction IDs are written in their event's
+own transaction; nothing yields between advancing the stream position and updating the cached
+current state.
 
 One ``persist`` call is one transaction however many events it holds: rows of the same kind are
 written with one statement for the whole batch (events, edges, auth, state groups of events,
