@@ -172,6 +172,13 @@ async def _room_state(
     full: bool,
 ) -> list[Event]:
     """The ``state`` (or ``state_after``) events of one joined room, filtered and lazy-loaded."""
+    state_filter = request.filter.room.state
+    if not state_filter.allows_room(room_id):
+        # Spec "Filtering": the ``state`` RoomEventFilter's rooms/not_rooms leave the room's
+        # state out (and nothing is lazy-loaded: the device is sent no member event of it).
+        if full:
+            request.sent_members.pop(room_id, None)
+        return []
     since = request.since_stream
     in_timeline = {e.event_id for e in timeline.events}
     if request.use_state_after:
@@ -189,10 +196,10 @@ async def _room_state(
     else:
         if full or since is None:
             target = start
-        elif timeline.limited or _timeline_hides_events(request):
+        elif timeline.limited or _timeline_hides_events(request, room_id):
             base = await loader.state_at_stream(room_id, since)
             wanted = start
-            if _timeline_hides_events(request) and timeline.last_event_id is not None:
+            if _timeline_hides_events(request, room_id) and timeline.last_event_id is not None:
                 # Events the timeline filter hides still change state: report them here.
                 end = await loader.state_after(timeline.last_event_id)
                 wanted = {k: v for k, v in end.items() if v not in in_timeline}
@@ -210,7 +217,6 @@ async def _room_state(
     if not target:
         return []
     events = await loader.events(list(target.values()))
-    state_filter = request.filter.room.state
     chosen = sorted((events[v] for v in target.values() if v in events), key=_state_order)
     if state_filter is _NO_FILTER or state_filter == _NO_FILTER:
         return chosen
@@ -224,9 +230,14 @@ def _state_order(event: Event) -> tuple[int, str, str]:
     return (0 if event.type == "m.room.create" else 1, event.type, event.state_key or "")
 
 
-def _timeline_hides_events(request: SyncRequest) -> bool:
+def _timeline_hides_events(request: SyncRequest, room_id: str) -> bool:
+    """Whether the timeline filter may leave out events of the room: by type or sender, or
+    all of them (its rooms/not_rooms exclude the room)."""
     f = request.filter.room.timeline
-    return bool(f.types is not None or f.not_types or f.senders is not None or f.not_senders)
+    return bool(
+        f.types is not None or f.not_types or f.senders is not None or f.not_senders
+        or not f.allows_room(room_id)
+    )  # fmt: skip
 
 
 def _lazy_members(

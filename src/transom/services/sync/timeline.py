@@ -62,7 +62,14 @@ async def load_timelines(
                 room_ids, after=after, before=before, limit=limit + 1
             )
         )
-    stored = await loader.stored([eid for rows in ids.values() for _, eid in rows])
+    # Spec "Filtering", RoomEventFilter.rooms/not_rooms ("A list of room IDs to
+    # include/exclude") of the RoomFilter's ``timeline``: a room it leaves out keeps an empty
+    # timeline; its newest event still marks where the timeline ends (the room's state is taken
+    # there, as for a timeline whose events the filter all hides). Its events are not loaded.
+    shown = {q.room_id for q in queries if tl_filter.allows_room(q.room_id)}
+    stored = await loader.stored(
+        [eid for room_id, rows in ids.items() if room_id in shown for _, eid in rows]
+    )
     filtering = _filters_events(tl_filter)
     # First every room's newest events, then history visibility for all rooms at once.
     chosen: list[tuple[TimelineQuery, Timeline, list[Event], dict[str, int]]] = []
@@ -73,6 +80,9 @@ async def load_timelines(
         if q.live_only:
             live = [r for r in rows if r[0] > LIVE_AFTER]
             hidden, rows = len(live) < len(rows), live
+        if q.room_id not in shown:
+            chosen.append((q, Timeline(last_event_id=rows[0][1] if rows else None), [], {}))
+            continue
         raw = [stored[eid] for _, eid in rows if eid in stored]
         timeline = Timeline(last_event_id=raw[0].event.event_id if raw else None)
         events = [s.event for s in raw]
