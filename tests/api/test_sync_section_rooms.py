@@ -223,3 +223,20 @@ async def test_left_rooms_honour_timeline_state_and_account_data_rooms(
     assert unfiltered["rooms"]["leave"][kicked]["account_data"]["events"] == [
         {"type": "org.example.note", "content": {"n": 1}}
     ]
+
+
+async def test_state_hidden_by_contains_url_comes_in_state(server: ServerHandle) -> None:
+    _, token, _ = await server.register("alice")
+    room_id = await create_room(server, token)
+    sync_filter = json.dumps({"room": {"timeline": {"contains_url": True}}})
+    start = await do_sync(server, token, filter=sync_filter)
+    topic_id = await put_state(server, token, room_id, "m.room.topic", {"topic": "files"})
+    status, body = await server.request(
+        "PUT", f"{V3}/rooms/{room_id}/send/m.room.message/with-url", token,
+        json={"msgtype": "m.file", "body": "f", "url": "mxc://test.local/f"},
+    )  # fmt: skip
+    assert status == 200, body
+    synced = await do_sync(server, token, start["next_batch"], filter=sync_filter)
+    room = synced["rooms"]["join"][room_id]
+    assert [e["event_id"] for e in room["timeline"]["events"]] == [body["event_id"]]
+    assert [e["event_id"] for e in room["state"]["events"]] == [topic_id]

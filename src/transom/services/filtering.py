@@ -179,7 +179,10 @@ StateFilter = RoomEventFilter
 
 @dataclass(frozen=True)
 class RoomFilter:
-    """Spec ``RoomFilter``: the room-scoped parts of a sync filter."""
+    """Spec ``RoomFilter``: the room-scoped parts of a sync filter. Its own ``rooms`` /
+    ``not_rooms`` pick the rooms of the whole response; those of its ``timeline``, ``state``,
+    ``ephemeral`` and ``account_data`` RoomEventFilters each pick the rooms of that section
+    only (``/sync`` asks each one's ``allows_room``)."""
 
     rooms: tuple[str, ...] | None = None
     not_rooms: tuple[str, ...] = ()

@@ -6,6 +6,13 @@ joined since ``since``; otherwise only what changed between ``since`` and the ti
 or, with ``use_state_after`` (spec v1.16), ``state_after`` = the state changes up to the END of
 the timeline. Plus ``ephemeral``, ``account_data``, ``unread_notifications`` and ``summary``.
 Rooms with nothing new since ``since`` are left out. Room versions: all.
+
+Spec "Filtering": the RoomFilter's ``timeline``, ``state``, ``ephemeral`` and ``account_data``
+are RoomEventFilters whose ``rooms``/``not_rooms`` each apply to their own section only. A room
+the timeline filter leaves out is still listed on an initial sync (empty timeline, its state
+as at the timeline's end); on an incremental sync it comes only with something else new
+(ephemeral events, account data), its hidden state changes then in ``state``, as for events a
+timeline filter hides by type or sender (Synapse does the same).
 """
 
 from __future__ import annotations
@@ -231,12 +238,12 @@ def _state_order(event: Event) -> tuple[int, str, str]:
 
 
 def _timeline_hides_events(request: SyncRequest, room_id: str) -> bool:
-    """Whether the timeline filter may leave out events of the room: by type or sender, or
-    all of them (its rooms/not_rooms exclude the room)."""
+    """Whether the timeline filter may leave out events of the room: by type, sender or
+    ``contains_url``, or all of them (its rooms/not_rooms exclude the room)."""
     f = request.filter.room.timeline
     return bool(
         f.types is not None or f.not_types or f.senders is not None or f.not_senders
-        or not f.allows_room(room_id)
+        or f.contains_url is not None or not f.allows_room(room_id)
     )  # fmt: skip
 
 
