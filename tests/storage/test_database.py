@@ -188,18 +188,14 @@ async def test_migrate_fresh_database_applies_all_in_order(
 
 async def test_failed_migration_leaves_nothing_behind(
     make_store_config: Callable[..., tuple[str, dict[str, Any]]],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Passed explicitly, not patched into the module: PostgreSQL test schemas are migrated ahead
+    # in a background thread (tests/conftest.py), which must never see this migration.
     broken = Migration("9999_broken", "CREATE TABLE half (x BIGINT);\nCREATE TABLE oops (;")
-
-    def with_broken(engine: str) -> list[Migration]:
-        return [*load_migrations(engine), broken]
-
-    monkeypatch.setattr(migrations, "load_migrations", with_broken)
     db = await open_database(*make_store_config("broken", fresh=True))
     try:
         with pytest.raises(Exception, match=r"(?i)syntax"):
-            await migrations.migrate(db)
+            await migrations.migrate(db, [*load_migrations(db.engine), broken])
         names = {r["name"] for r in await db.fetch("SELECT name FROM schema_version")}
         assert "0001_accounts" in names and "9999_broken" not in names
         with pytest.raises(Exception, match=r"(?i)half"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -58,11 +59,12 @@ async def applied_migrations(db: Database) -> set[str]:
     return {row["name"] for row in rows}
 
 
-async def migrate(db: Database) -> list[str]:
-    """Apply every migration not yet recorded; return the names applied, in order."""
+async def migrate(db: Database, migrations: Sequence[Migration] | None = None) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied, in order.
+    ``migrations``: these instead of the engine's own (tests of a failing migration)."""
     done = await applied_migrations(db)
     applied: list[str] = []
-    for migration in load_migrations(db.engine):
+    for migration in load_migrations(db.engine) if migrations is None else migrations:
         if migration.name in done:
             continue
         async with db.transaction() as conn:
