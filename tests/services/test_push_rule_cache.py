@@ -4,6 +4,7 @@ event, on both storage engines."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from transom.app import HomeServer
@@ -74,3 +75,28 @@ async def test_served_ruleset_follows_changes(hs: HomeServer) -> None:
     await hs.push.delete_rule(BOB, "override", "shout")
     again = await hs.push.get_ruleset(BOB)
     assert "shout" not in [r["rule_id"] for r in again["global"]["override"]]
+
+
+async def test_a_change_during_a_load_is_not_hidden_by_it(hs: HomeServer) -> None:
+    """A ruleset read before a concurrent change finished must not be cached over it."""
+    push = hs.push
+    real = push.rules.get_user_rules
+    reading = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(user_id: str) -> Any:
+        own = await real(user_id)  # read before the change below
+        reading.set()
+        await release.wait()
+        return own
+
+    push.rules.get_user_rules = slow  # type: ignore[method-assign]
+    stale_load = asyncio.create_task(push.get_ruleset(BOB))
+    await reading.wait()
+    push.rules.get_user_rules = real  # type: ignore[method-assign]
+    await push.put_rule(BOB, "override", dict(SHOUT))
+    release.set()
+    stale = await stale_load
+    assert "shout" not in [r["rule_id"] for r in stale["global"]["override"]]
+    fresh = await push.get_ruleset(BOB)
+    assert "shout" in [r["rule_id"] for r in fresh["global"]["override"]]

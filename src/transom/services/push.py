@@ -107,6 +107,9 @@ class PushService:
         self.is_local_user = is_local_user
         # user -> (merged ruleset, its compiled form); dropped when the user changes a rule.
         self._rulesets: dict[str, tuple[JsonDict, CompiledRuleset]] = {}
+        # user -> count of rule changes; a load that saw an older count is not cached (a change
+        # made while the rules were being read must not be hidden by what was read before it).
+        self._generations: dict[str, int] = {}
         self._rooms: dict[str, RoomPushState] = {}
         # Local events whose actions were written with the event (``actions_before_persist``).
         self._written: set[str] = set()
@@ -121,11 +124,14 @@ class PushService:
     async def _cached_rules(self, user_id: str) -> tuple[JsonDict, CompiledRuleset]:
         cached = self._rulesets.get(user_id)
         if cached is None:
+            generation = self._generations.get(user_id, 0)
             own = await self.rules.get_user_rules(user_id)
             ruleset = merge_rules(
                 default_rules(user_id), own.rules, enabled=own.enabled, actions=own.actions
             )
-            cached = self._rulesets[user_id] = (ruleset, compile_ruleset(ruleset))
+            cached = (ruleset, compile_ruleset(ruleset))
+            if self._generations.get(user_id, 0) == generation:
+                self._rulesets[user_id] = cached
         return cached
 
     async def get_rule(self, user_id: str, kind: str, rule_id: str) -> JsonDict:
@@ -186,6 +192,7 @@ class PushService:
         await self._changed(user_id)
 
     async def _changed(self, user_id: str) -> None:
+        self._generations[user_id] = self._generations.get(user_id, 0) + 1
         self._rulesets.pop(user_id, None)
         # Clients also see the ruleset as the m.push_rules account data ("Push Rules").
         ruleset = await self.get_ruleset(user_id)
