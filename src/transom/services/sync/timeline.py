@@ -8,6 +8,9 @@ sync returns only what was persisted after ``since``), but its timeline is then 
 spec "Syncing": ``limited`` is "True if the number of events returned was limited", and
 ``prev_batch`` lets the client page back to those events with ``/messages``.
 
+A room the timeline filter's ``rooms``/``not_rooms`` leave out (spec "Filtering",
+RoomEventFilter) gets an empty, unlimited timeline without its events being loaded.
+
 Room versions: all.
 """
 
