@@ -75,8 +75,10 @@ class CountingDatabase:
 class Room:
     """Events of one room built by hand (hashes and signatures play no part in storage)."""
 
-    def __init__(self) -> None:
+    def __init__(self, room_id: str = ROOM, prefix: str = "e") -> None:
         self.count = 0
+        self.room_id = room_id
+        self.prefix = prefix
 
     def event(
         self,
@@ -89,7 +91,7 @@ class Room:
     ) -> Event:
         self.count += 1
         pdu: JsonDict = {
-            "type": event_type, "room_id": ROOM, "sender": sender,
+            "type": event_type, "room_id": self.room_id, "sender": sender,
             "content": content if content is not None else {"body": f"m{self.count}"},
             "origin_server_ts": 1000 + self.count,
             "depth": max((e.depth for e in prev), default=0) + 1,
@@ -99,7 +101,7 @@ class Room:
             pdu["state_key"] = state_key
         if redacts is not None:
             pdu["redacts"] = redacts
-        return Event(pdu, V10, f"$e{self.count}")
+        return Event(pdu, V10, f"${self.prefix}{self.count}")
 
 
 def chained(
@@ -307,3 +309,203 @@ async def test_failed_batch_remembers_nothing(
         database, "SELECT event_id FROM forward_extremities WHERE room_id = $1", ROOM
     ) == [join.event_id]
     assert await state.get_current_state_ids(ROOM) == current
+
+
+def creation(room: Room, extra: int) -> list[Event]:
+    """A room creation's events, as the room creation service builds them, with ``extra`` more
+    state events (local invites) after the usual ones; a chain from the create event."""
+    specs: list[tuple[str, JsonDict, str, str]] = [
+        ("m.room.create", {"room_version": "10", "creator": ALICE}, "", ALICE),
+        ("m.room.member", {"membership": "join"}, ALICE, ALICE),
+        ("m.room.power_levels", {"users": {ALICE: 100}}, "", ALICE),
+        ("m.room.join_rules", {"join_rule": "invite"}, "", ALICE),
+        ("m.room.history_visibility", {"history_visibility": "shared"}, "", ALICE),
+        ("m.room.name", {"name": "n"}, "", ALICE),
+    ]
+    specs += [
+        ("m.room.member", {"membership": "invite"}, f"@u{i}:persist.test", ALICE)
+        for i in range(extra)
+    ]
+    events: list[Event] = []
+    for event_type, content, state_key, sender in specs:
+        events.append(room.event(events[-1:], event_type, content, state_key, sender=sender))
+    return events
+
+
+def with_current(entries: list[PersistEntry], changes: dict[int, StateMap]) -> list[PersistEntry]:
+    """``entries`` where entry ``i`` moves the room's current state to ``changes[i]`` rather than
+    to its state after (an event over federation not citing every forward extremity)."""
+    for i, state in changes.items():
+        entries[i].new_current_state = state
+    return entries
+
+
+async def room_rows(database: Database, room: Room, events: Sequence[Event]) -> dict[str, Any]:
+    """The rows one room's events left, with the room's ID and event ID prefix taken out and
+    stream positions and state group IDs made relative, to compare two rooms."""
+
+    def plain(value: Any) -> Any:
+        return value.replace(room.room_id, "!r").replace(f"${room.prefix}", "$") if value else value
+
+    first = await database.fetchval(
+        "SELECT MIN(stream_ordering) FROM events WHERE room_id = $1", room.room_id
+    )
+    groups = {
+        row["event_id"]: row["state_group"]
+        for row in await database.fetch(
+            "SELECT event_id, state_group FROM event_state_groups WHERE event_id LIKE $1",
+            f"${room.prefix}%",
+        )
+    }
+    group_ids = sorted(set(groups.values()))
+    group_rows = {
+        row["id"]: row
+        for row in await database.fetch(
+            "SELECT id, prev_group, chain_length FROM state_groups WHERE room_id = $1",
+            room.room_id,
+        )
+    }
+    entries = await database.fetch(
+        "SELECT state_group, type, state_key, event_id FROM state_group_entries"
+        " WHERE event_id LIKE $1 ORDER BY type, state_key, event_id",
+        f"${room.prefix}%",
+    )
+    state = StateStore(database)
+    return {
+        "current_state": [
+            (r["type"], plain(r["state_key"]), plain(r["event_id"]), r["membership"])
+            for r in await database.fetch(
+                "SELECT type, state_key, event_id, membership FROM current_state"
+                " WHERE room_id = $1 ORDER BY type, state_key",
+                room.room_id,
+            )
+        ],
+        "local_memberships": [
+            (
+                r["user_id"],
+                r["membership"],
+                plain(r["event_id"]),
+                r["stream_ordering"] - first,
+                bool(r["outofband"]),
+                r["stripped_state"],
+                r["via_server"],
+                bool(r["forgotten"]),
+            )
+            for r in await database.fetch(
+                "SELECT * FROM local_memberships WHERE room_id = $1 ORDER BY user_id",
+                room.room_id,
+            )
+        ],
+        "group_of_event": [group_ids.index(groups[e.event_id]) for e in events],
+        "state_of_event": [
+            {k: plain(v) for k, v in (await state.get_group_state(groups[e.event_id])).items()}
+            for e in events
+        ],
+        "state_groups": [
+            (
+                None
+                if group_rows[g]["prev_group"] is None
+                else group_ids.index(group_rows[g]["prev_group"]),
+                group_rows[g]["chain_length"],
+            )
+            for g in group_ids
+        ],
+        "group_entries": sorted(
+            (
+                group_ids.index(r["state_group"]),
+                r["type"],
+                plain(r["state_key"]),
+                plain(r["event_id"]),
+            )
+            for r in entries
+        ),
+        "extremities": [
+            plain(e)
+            for e in await column(
+                database,
+                "SELECT event_id FROM forward_extremities WHERE room_id = $1",
+                room.room_id,
+            )
+        ],
+    }
+
+
+def creation_changes(events: Sequence[Event]) -> dict[int, StateMap]:
+    """Current state moves of a creation batch that write one key twice: the join rules are
+    left out of current state by the history visibility event and set again by the name (a
+    removal then an upsert of the same key); the invite of ``@u2`` is left out by the last entry
+    (an upsert then a removal)."""
+    state: StateMap = {}
+    after: list[StateMap] = []
+    for event in events:
+        state[event.state_tuple] = event.event_id
+        after.append(dict(state))
+    join_rules = events[3].state_tuple
+    without_rules = {k: v for k, v in after[4].items() if k != join_rules}
+    last_invite = ("m.room.member", "@u2:persist.test")
+    without_invite = {k: v for k, v in after[-1].items() if k != last_invite}
+    return {4: without_rules, len(events) - 1: without_invite}
+
+
+@pytest.mark.parametrize("write_twice", [False, True])
+async def test_creation_batch_rows_as_one_by_one(
+    parts: tuple[CountingDatabase, EventStore, StateStore, EventPersister],
+    database: Database,
+    write_twice: bool,
+) -> None:
+    _, _, _, persister = parts
+    batched, single = Room("!batched:persist.test", "b"), Room("!single:persist.test", "s")
+    batch_events, single_events = creation(batched, 3), creation(single, 3)
+    # Bob is invited, then joins, then leaves in the same batch: his final membership remains.
+    for room, events in ((batched, batch_events), (single, single_events)):
+        for membership in ("invite", "join", "leave"):
+            events.append(
+                room.event(
+                    events[-1:],
+                    "m.room.member",
+                    {"membership": membership},
+                    BOB,
+                    sender=ALICE if membership == "invite" else BOB,
+                )
+            )
+
+    def entries_of(events: list[Event]) -> list[PersistEntry]:
+        entries = chained(events, {})
+        return with_current(entries, creation_changes(events)) if write_twice else entries
+
+    await persister.persist(entries_of(batch_events))
+    for entry in entries_of(single_events):
+        # One by one: each entry's group is a delta on the group of the event before it.
+        if entry.base_entry is not None:
+            entry.base_group = entry.base_entry.state_group
+            entry.base_entry = None
+        await persister.persist([entry])
+
+    batch_rows = await room_rows(database, batched, batch_events)
+    assert batch_rows == await room_rows(database, single, single_events)
+    members = {row[0]: row[1] for row in batch_rows["local_memberships"]}
+    assert members[BOB] == "leave"
+    assert members[ALICE] == "join"
+    keys = {(row[0], row[1]) for row in batch_rows["current_state"]}
+    assert ("m.room.join_rules", "") in keys
+    assert (("m.room.member", "@u2:persist.test") in keys) is not write_twice
+    # The cached current state is that of the rows.
+    fresh = StateStore(database)
+    assert await fresh.get_current_state_ids(
+        batched.room_id
+    ) == await persister.state.get_current_state_ids(batched.room_id)
+
+
+async def test_creation_statements_do_not_grow_with_its_state_events(
+    parts: tuple[CountingDatabase, EventStore, StateStore, EventPersister],
+) -> None:
+    counting, _, _, persister = parts
+    for extra in (0, 5, 30):
+        room = Room(f"!c{extra}:persist.test", f"c{extra}x")
+        events = creation(room, extra)
+        counting.counts.clear()
+        await persister.persist(chained(events, {}))
+        # One transaction of events, rooms, edges, auth, state groups, their entries,
+        # event_state_groups, the extremities' delete and insert, current state and local
+        # memberships: the same statements for 6 or 36 state events.
+        assert counting.counts == [11], extra

@@ -16,9 +16,12 @@ own transaction; nothing yields between advancing the stream position and updati
 current state.
 
 One ``persist`` call is one transaction however many events it holds: rows of the same kind are
-written with one statement for the whole batch (events, edges, auth, state groups of events,
-transaction IDs, redactions, push actions), and a room's forward extremities are rewritten once,
-to those of its last entry that names them.
+written with one statement for the whole batch (events, edges, auth, state groups and their
+entries, state groups of events, transaction IDs, redactions, push actions, current state,
+local memberships), and a room's forward extremities are rewritten once, to those of its last
+entry that names them. Current state and local memberships are gathered per key while the
+entries are walked, so a key written twice in one batch keeps only its last value (a key
+removed and later set again is only set), exactly as writing the entries one by one would.
 """
 
 from __future__ import annotations
@@ -150,9 +153,28 @@ class _BatchRows:
     push_actions: list[PushAction] = field(default_factory=list)
     # Chain lengths of the state groups written by this batch.
     chain_lengths: dict[int, int] = field(default_factory=dict)
+    # (id, room_id, prev_group, chain_length) and (state_group, type, state_key, event_id).
+    state_groups: list[tuple[str | int | None, ...]] = field(default_factory=list)
+    group_entries: list[tuple[int, str, str, str]] = field(default_factory=list)
+    # Each current state key's final row in the batch: (event_id, membership), None: deleted.
+    current_state: dict[tuple[str, str, str], tuple[str, str | None] | None] = field(
+        default_factory=dict
+    )
+    # Each local member's final membership in the batch: (membership, event_id, position).
+    memberships: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
     # The state map each room's current state was last brought to (compared by identity).
     applied: dict[str, StateMap] = field(default_factory=dict)
 
+
+_UPSERT_LOCAL_MEMBERSHIP = (
+    "INSERT INTO local_memberships (user_id, room_id, membership, event_id,"
+    " stream_ordering, outofband, stripped_state, via_server)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    " ON CONFLICT (user_id, room_id) DO UPDATE SET membership = excluded.membership,"
+    " event_id = excluded.event_id, stream_ordering = excluded.stream_ordering,"
+    " outofband = excluded.outofband, stripped_state = excluded.stripped_state,"
+    " via_server = excluded.via_server, forgotten = FALSE"
+)
 
 _INSERT_EVENT = (
     "INSERT INTO events (stream_ordering, event_id, room_id, room_version, type,"
@@ -285,7 +307,7 @@ class EventPersister:
             # Entries of a batch that change no state share one map: applied once is enough.
             if rows.applied.get(room_id) is not new_state:
                 await self._update_current_state(
-                    conn, room_id, current_by_room[room_id], new_state, position, batch
+                    conn, room_id, current_by_room[room_id], new_state, position, batch, rows
                 )
                 rows.applied[room_id] = new_state
         if accepted and event.type == "m.room.redaction" and event.redacts:
@@ -349,20 +371,8 @@ class EventPersister:
             prev = base_group
             delta = {k: v for k, v in entry.state_after.items() if base_state.get(k) != v}
             chain_length += 1
-        await conn.execute(
-            "INSERT INTO state_groups (id, room_id, prev_group, chain_length)"
-            " VALUES ($1, $2, $3, $4)",
-            group,
-            entry.event.room_id,
-            prev,
-            chain_length,
-        )
-        if delta:
-            await conn.executemany(
-                "INSERT INTO state_group_entries (state_group, type, state_key, event_id)"
-                " VALUES ($1, $2, $3, $4)",
-                [(group, k[0], k[1], v) for k, v in delta.items()],
-            )
+        rows.state_groups.append((group, entry.event.room_id, prev, chain_length))
+        rows.group_entries.extend((group, k[0], k[1], v) for k, v in delta.items())
         group_cache[group] = dict(entry.state_after)
         rows.chain_lengths[group] = chain_length
         return group
@@ -375,16 +385,14 @@ class EventPersister:
         new_state: StateMap,
         position: int,
         batch: dict[str, Event],
+        rows: _BatchRows,
     ) -> None:
+        """Bring ``current`` (the room's current state so far in the batch) to ``new_state``,
+        gathering the rows to write in ``rows``."""
         removed = [k for k in current if k not in new_state]
         changed = {k: v for k, v in new_state.items() if current.get(k) != v}
         for key in removed:
-            await conn.execute(
-                "DELETE FROM current_state WHERE room_id = $1 AND type = $2 AND state_key = $3",
-                room_id,
-                key[0],
-                key[1],
-            )
+            rows.current_state[(room_id, key[0], key[1])] = None
             del current[key]
         if not changed:
             return
@@ -399,20 +407,11 @@ class EventPersister:
             member_event = member_events.get(event_id)
             if member_event is not None:
                 membership = member_event.membership
-            await conn.execute(
-                "INSERT INTO current_state (room_id, type, state_key, event_id, membership)"
-                " VALUES ($1, $2, $3, $4, $5)"
-                " ON CONFLICT (room_id, type, state_key)"
-                " DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership",
-                room_id,
-                key[0],
-                key[1],
-                event_id,
-                membership,
-            )
+            # Set again after a removal earlier in the batch: the upsert alone gives that row.
+            rows.current_state[(room_id, key[0], key[1])] = (event_id, membership)
             current[key] = event_id
             if membership is not None and self.is_local_user(key[1]):
-                await upsert_local_membership(conn, key[1], room_id, membership, event_id, position)
+                rows.memberships[(key[1], room_id)] = (membership, event_id, position)
 
 
 def _event_row(entry: PersistEntry, position: int) -> tuple[Any, ...]:
@@ -435,6 +434,18 @@ def _event_row(entry: PersistEntry, position: int) -> tuple[Any, ...]:
 
 async def _write_rows(conn: Connection, rows: _BatchRows) -> None:
     """The gathered rows of a batch, one statement per table."""
+    if rows.state_groups:
+        await conn.executemany(
+            "INSERT INTO state_groups (id, room_id, prev_group, chain_length)"
+            " VALUES ($1, $2, $3, $4)",
+            rows.state_groups,
+        )
+    if rows.group_entries:
+        await conn.executemany(
+            "INSERT INTO state_group_entries (state_group, type, state_key, event_id)"
+            " VALUES ($1, $2, $3, $4)",
+            rows.group_entries,
+        )
     if rows.edges:
         await conn.executemany(
             "INSERT INTO event_edges (event_id, prev_event_id) VALUES ($1, $2)"
@@ -471,6 +482,31 @@ async def _write_rows(conn: Connection, rows: _BatchRows) -> None:
             )
     if rows.push_actions:
         await insert_push_actions(conn, rows.push_actions)
+    # Each key's final value only, so removals and upserts never name the same key: removals
+    # first all the same, as one by one.
+    removed = [key for key, value in rows.current_state.items() if value is None]
+    if removed:
+        await conn.executemany(
+            "DELETE FROM current_state WHERE room_id = $1 AND type = $2 AND state_key = $3",
+            removed,
+        )
+    upserts = [(*key, *value) for key, value in rows.current_state.items() if value is not None]
+    if upserts:
+        await conn.executemany(
+            "INSERT INTO current_state (room_id, type, state_key, event_id, membership)"
+            " VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (room_id, type, state_key)"
+            " DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership",
+            upserts,
+        )
+    if rows.memberships:
+        await conn.executemany(
+            _UPSERT_LOCAL_MEMBERSHIP,
+            [
+                (user_id, room_id, membership, event_id, position, False, None, None)
+                for (user_id, room_id), (membership, event_id, position) in rows.memberships.items()
+            ],
+        )
 
 
 async def upsert_local_membership(
@@ -486,13 +522,7 @@ async def upsert_local_membership(
     via_server: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO local_memberships (user_id, room_id, membership, event_id,"
-        " stream_ordering, outofband, stripped_state, via_server)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (user_id, room_id) DO UPDATE SET membership = excluded.membership,"
-        " event_id = excluded.event_id, stream_ordering = excluded.stream_ordering,"
-        " outofband = excluded.outofband, stripped_state = excluded.stripped_state,"
-        " via_server = excluded.via_server, forgotten = FALSE",
+        _UPSERT_LOCAL_MEMBERSHIP,
         user_id,
         room_id,
         membership,
