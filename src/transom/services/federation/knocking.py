@@ -15,9 +15,14 @@ server before answering with the stripped state. Remote knocks count against ``r
 
 As the knocker's server: the knock is kept out of band (``local_memberships``) with the
 returned state after checking each PDU's signature and room. A repeat of the user's pending
-knock (same reason and profile) answers the room ID without a make_knock/send_knock round trip,
-as a repeated local knock makes no new event; a changed reason or profile is a new knock, and
-concurrent knocks of one user on one room run one at a time. Beyond the spec: a kick or ban of
+knock (same reason and profile) asks the room's server for a template (make_knock) and, when the
+template's auth events still cite that pending knock (the target's current member event is one
+of a member event's auth events: server-server API "Auth events selection"), answers the room
+ID without send_knock, as a repeated local knock makes no new event. The knocker's server cannot
+otherwise know whether the knock is still pending: a room's server that does not send
+rejections (Synapse) may have kicked or banned the knocker meanwhile, and then the template
+cites the kick or ban (or make_knock is refused). A changed reason or profile is a new knock,
+and concurrent knocks of one user on one room run one at a time. Beyond the spec: a kick or ban of
 our user's pending knock, sent to us by the room's server, is accepted when it is validly
 signed and its cited auth chain authorises it, so the knocker learns of the rejection.
 """
@@ -184,23 +189,31 @@ class FederationKnocking:
         pending one is answered without contacting any server."""
         room_id, servers = await self._room_and_servers(room_id_or_alias, via)
         async with self._knocking.lock(f"{user_id}|{room_id}"):
-            if await self._repeats_pending_knock(user_id, room_id, reason):
-                return room_id
-            return await self._knock_through(user_id, room_id, servers, reason)
+            pending = await self._pending_knock_repeated(user_id, room_id, reason)
+            return await self._knock_through(user_id, room_id, servers, reason, pending)
 
-    async def _repeats_pending_knock(self, user_id: str, room_id: str, reason: str | None) -> bool:
-        """Whether the user's current membership of the room is a knock this one would repeat.
+    async def _pending_knock_repeated(
+        self, user_id: str, room_id: str, reason: str | None
+    ) -> str | None:
+        """The event ID of the user's pending knock when this one would repeat it, else None.
         The auth rules let a knock follow a pending knock (rule 5.7.3 in v12 numbering, 4.7.3
         in v7; room versions 7+), so a repeat is the server's choice: answered as a local one
-        is, with no new event and no rate limit."""
+        is, with no new event and no rate limit, once the room's server confirms it pending."""
         local = await self.rooms.state.get_local_membership(user_id, room_id)
         if local is None or local.membership != "knock":
-            return False
+            return None
         pending = await self.rooms.events.get_event(local.event_id)
-        return pending is not None and await self.hs.knocking.same_knock(user_id, pending, reason)
+        if pending is None or not await self.hs.knocking.same_knock(user_id, pending, reason):
+            return None
+        return pending.event_id
 
     async def _knock_through(
-        self, user_id: str, room_id: str, servers: Sequence[str], reason: str | None
+        self,
+        user_id: str,
+        room_id: str,
+        servers: Sequence[str],
+        reason: str | None,
+        pending: str | None = None,
     ) -> str:
         if not servers:
             raise NotFound(f"No server to knock on {room_id} through")
@@ -214,11 +227,14 @@ class FederationKnocking:
         failures: list[Exception] = []
         for server in servers:
             try:
-                event, state = await self._knock_via(server, user_id, room_id, content)
+                knocked = await self._knock_via(server, user_id, room_id, content, pending)
             except Exception as exc:  # FederationError, unreachable, a bad template or answer
                 logger.info("Knocking on %s via %s failed: %s", room_id, server, exc)
                 failures.append(exc)
                 continue
+            if knocked is None:  # the room's server still has the pending knock
+                return room_id
+            event, state = knocked
             limiter.record(user_id)
             await self.hs.federation_membership.record_out_of_band(event, state, via_server=server)
             return room_id
@@ -244,13 +260,17 @@ class FederationKnocking:
         return room_id, list(ordered)
 
     async def _knock_via(
-        self, server: str, user_id: str, room_id: str, content: JsonDict
-    ) -> tuple[Event, list[JsonDict]]:
+        self, server: str, user_id: str, room_id: str, content: JsonDict, pending: str | None
+    ) -> tuple[Event, list[JsonDict]] | None:
+        """make_knock then send_knock through ``server``; None without send_knock when the
+        template's auth events cite ``pending`` (the knock is still the user's membership)."""
         client = self.hs.federation_client
         answer = await client.get_json(
             server, f"{FED_V1}/make_knock/{_q(room_id)}/{_q(user_id)}", {"ver": KNOCK_VERSIONS}
         )
         event = self._build_knock(answer, room_id, user_id, content)
+        if pending is not None and pending in event.auth_event_ids:
+            return None
         path = f"{FED_V1}/send_knock/{_q(room_id)}/{_q(event.event_id)}"
         response = await client.put_json(server, path, event.pdu)
         if not isinstance(response, dict):
