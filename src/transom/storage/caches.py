@@ -8,8 +8,8 @@ to caches of immutable data that a request reads hundreds of times (one entry pe
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -40,3 +40,69 @@ class FifoCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+class StreamPositionsLike(Protocol):
+    """The stream allocator's two ends (``transom.storage.persist.StreamAllocator``)."""
+
+    @property
+    def current(self) -> int: ...
+
+    @property
+    def backfill_current(self) -> int: ...
+
+
+class StreamWatermark:
+    """The span of stream positions a cache has accounted for, and its epoch.
+
+    A cache keyed by room or event is exact while every write since it was filled has been
+    looked at: ``catch_up`` reads what changed at positions not seen yet (above the forward end,
+    below the backfill end) and drops those entries, or everything beyond ``rescan_limit``
+    unseen positions. ``epoch`` is bumped whenever entries are dropped: a value read from the
+    database while that happened may predate the write that dropped it and must not be stored
+    (callers compare the epoch ``catch_up`` returned with the current one before storing).
+    """
+
+    def __init__(self, rescan_limit: int = 20_000) -> None:
+        self.rescan_limit = rescan_limit
+        # Positions in [low, high] have been seen (high None: nothing read yet).
+        self.high: int | None = None
+        self.low = 0
+        self.epoch = 0
+
+    async def catch_up(
+        self,
+        streams: StreamPositionsLike | None,
+        changed_between: Callable[[int, int], Awaitable[Iterable[str]]],
+        drop: Callable[[str], object],
+        clear: Callable[[], object],
+    ) -> int | None:
+        """Bring the cache up to the streams' ends; the epoch to store new values under, or
+        None without stream positions (nothing may be cached). ``changed_between(after, upto)``
+        names the keys written at after < position <= upto."""
+        if streams is None:
+            return None
+        high, low = streams.current, streams.backfill_current
+        if self.high is None:
+            self.high, self.low = high, low
+            return self.epoch
+        seen_high, seen_low = self.high, self.low
+        if high == seen_high and low == seen_low:
+            return self.epoch
+        if high - seen_high > self.rescan_limit or seen_low - low > self.rescan_limit:
+            clear()
+            self.epoch += 1
+        else:
+            keys: list[str] = []
+            if high > seen_high:
+                keys += await changed_between(seen_high, high)
+            if low < seen_low:
+                keys += await changed_between(low - 1, seen_low - 1)
+            if keys:
+                for key in keys:
+                    drop(key)
+                self.epoch += 1
+        # Everything in [seen_low, seen_high] was seen already; so now is [low, high].
+        self.high = max(self.high, high)
+        self.low = min(self.low, low)
+        return self.epoch

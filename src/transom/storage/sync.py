@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from transom.storage.caches import FifoCache
+from transom.storage.caches import FifoCache, StreamWatermark
 from transom.storage.database import Database
 from transom.storage.events import LruCache, placeholders
 from transom.storage.pagination import StreamPositions
@@ -73,12 +73,8 @@ class SyncQueries:
         self.streams = streams
         # room ID -> name -> value: "recent" (a ``_Recent``) and the sync service's memos.
         self._rooms: LruCache[str, dict[str, Any]] = LruCache(rooms_cached)
-        # Rooms whose events at positions in [_low, _high] have been seen (None: none yet).
-        self._high: int | None = None
-        self._low = 0
-        # Bumped whenever entries are dropped: a read made meanwhile may predate the events
-        # that dropped them, so it is not kept.
-        self._epoch = 0
+        # The stream positions whose rooms' events have been accounted for, and the epoch.
+        self._seen = StreamWatermark(RESCAN_LIMIT)
         # event ID -> (user ID, device ID, transaction ID), () for an event sent without one.
         self._txns: FifoCache[str, tuple[str, ...]] = FifoCache(txns_cached)
 
@@ -91,7 +87,7 @@ class SyncQueries:
         """Remember ``value``, read from the database after ``catch_up`` returned ``epoch``,
         until the room's next event; not if entries were dropped since (the value may predate
         the event that dropped them)."""
-        if epoch is None or epoch != self._epoch:
+        if epoch is None or epoch != self._seen.epoch:
             return
         entry = self._rooms.get(room_id)
         if entry is None:
@@ -110,7 +106,7 @@ class SyncQueries:
         epoch = await self.catch_up()
         # Entries are filled only for a window ending at the newest position seen, so they
         # hold for every later read until an event of their room is seen.
-        fill = epoch is not None and before == self._high
+        fill = epoch is not None and before == self._seen.high
         missing: list[str] = []
         for room_id in room_ids:
             entry = self.memo(room_id, "recent") if epoch is not None else None
@@ -161,33 +157,12 @@ class SyncQueries:
     async def catch_up(self) -> int | None:
         """Drop the entries of rooms with events at positions not seen yet; the epoch to fill
         entries under, or None when nothing is cached."""
-        streams = self.streams
-        if streams is None:
-            return None
-        high, low = streams.current, streams.backfill_current
-        if self._high is None:
-            self._high, self._low = high, low
-            return self._epoch
-        seen_high, seen_low = self._high, self._low
-        if high == seen_high and low == seen_low:
-            return self._epoch
-        if high - seen_high > RESCAN_LIMIT or seen_low - low > RESCAN_LIMIT:
-            self._rooms = LruCache(self._rooms_cached)
-            self._epoch += 1
-        else:
-            changed: set[str] = set()
-            if high > seen_high:
-                changed |= await self._rooms_between(seen_high, high)
-            if low < seen_low:
-                changed |= await self._rooms_between(low - 1, seen_low - 1)
-            if changed:
-                for room_id in changed:
-                    self._rooms.pop(room_id)
-                self._epoch += 1
-        # Everything in [seen_low, seen_high] was seen already; so now is [low, high].
-        self._high = max(self._high, high)
-        self._low = min(self._low, low)
-        return self._epoch
+        return await self._seen.catch_up(
+            self.streams, self._rooms_between, self._rooms.pop, self._clear_rooms
+        )
+
+    def _clear_rooms(self) -> None:
+        self._rooms = LruCache(self._rooms_cached)
 
     async def _rooms_between(self, after: int, upto: int) -> set[str]:
         """Rooms with events (of any kind) at after < stream_ordering <= upto."""

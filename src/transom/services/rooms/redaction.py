@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from transom.core.auth.numbering import has_redaction_rule
 from transom.core.auth.power_levels import get_required_level, get_user_power_level
 from transom.core.events import Event, StateKey
-from transom.storage.caches import FifoCache
+from transom.storage.caches import FifoCache, StreamWatermark
 from transom.storage.events import EventStore
 from transom.storage.pagination import PaginationStore, StreamPositions
 from transom.storage.state import StateStore
@@ -54,12 +54,8 @@ class RedactionChecker:
         self.streams = streams
         # event ID -> ID of the redaction in effect, "" for none.
         self._effective: FifoCache[str, str] = FifoCache(cache_size)
-        # Redactions persisted in [_low, _high] have been seen (None: nothing read yet).
-        self._high: int | None = None
-        self._low = 0
-        # Bumped whenever cached answers are dropped: an answer read from the database while
-        # that happened may predate the redaction that dropped it, so it is not kept.
-        self._epoch = 0
+        # The stream positions whose redactions have been accounted for, and the epoch.
+        self._seen = StreamWatermark(RESCAN_LIMIT)
 
     async def effective_redactions(self, events: Sequence[Event]) -> dict[str, Event]:
         """Map of event ID to the earliest valid redaction of it."""
@@ -80,7 +76,7 @@ class RedactionChecker:
         if missing:
             by_id = {e.event_id: e for e in events}
             found = await self._find(by_id, missing)
-            if epoch is not None and epoch == self._epoch:
+            if epoch is not None and epoch == self._seen.epoch:
                 for event_id in missing:
                     redaction = found.get(event_id)
                     self._effective.put(event_id, redaction.event_id if redaction else "")
@@ -111,33 +107,9 @@ class RedactionChecker:
     async def _catch_up(self) -> int | None:
         """Forget the cached answers of events redacted at positions not seen yet; the epoch
         to store new answers under, or None when nothing is cached."""
-        streams = self.streams
-        if streams is None:
-            return None
-        high, low = streams.current, streams.backfill_current
-        if self._high is None:
-            self._high, self._low = high, low
-            return self._epoch
-        seen_high, seen_low = self._high, self._low
-        if high == seen_high and low == seen_low:
-            return self._epoch
-        if high - seen_high > RESCAN_LIMIT or seen_low - low > RESCAN_LIMIT:
-            self._effective.clear()
-            self._epoch += 1
-        else:
-            targets: list[str] = []
-            if high > seen_high:
-                targets += await self.pages.redacted_between(seen_high, high)
-            if low < seen_low:
-                targets += await self.pages.redacted_between(low - 1, seen_low - 1)
-            if targets:
-                for target in targets:
-                    self._effective.pop(target)
-                self._epoch += 1
-        # Everything in [seen_low, seen_high] was seen already; so now is [low, high].
-        self._high = max(self._high, high)
-        self._low = min(self._low, low)
-        return self._epoch
+        return await self._seen.catch_up(
+            self.streams, self.pages.redacted_between, self._effective.pop, self._effective.clear
+        )
 
     async def applies(self, redaction: Event, target: Event) -> bool:
         # All versions: a redaction only affects an event of the same room.
