@@ -275,19 +275,7 @@ class RoomService:
         events = list(events)
         redactions = await self.redactions.effective_redactions(events)
         now = self.clock.time_msec()
-        forms = self._client_forms
-        result: list[JsonDict] = []
-        for event in events:
-            redaction = redactions.get(event.event_id) if redactions else None
-            cached = forms.get(event.event_id) if redaction is None else None
-            if cached is None:
-                result.append(self.client_event(event, redaction, now=now))
-                continue
-            form, ts = cached
-            client = form.copy()
-            client["unsigned"] = {"age": now - ts if now > ts else 0}
-            result.append(client)
-        return result
+        return [self.client_event(e, redactions.get(e.event_id), now=now) for e in events]
 
     def client_event(
         self, event: Event, redacted_by: Event | str | None = None, *, now: int | None = None
